@@ -1,0 +1,1 @@
+// Keeps rwkv_test_support non-empty.
