@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include "reference/numeric/f16.h"
+#include "reference/kernels/activation.h"
 
 // The scalar instantiation of the lane code, in a namespace of its own.
 namespace rwkv::canon_detail {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include "reference/numeric/f16.h"
+#include "reference/kernels/activation.h"
 
 #if defined(RWKV_SIMD_VARIANT_scalar)
 #define RWKV_SIMD_NS simd_scalar
