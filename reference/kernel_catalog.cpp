@@ -5,6 +5,7 @@ namespace rwkv {
 const std::vector<KernelVariant>& kernel_catalog() {
   static const std::vector<KernelVariant> all = [] {
     std::vector<KernelVariant> v;
+    register_numeric_kernels(v);
     register_norm_kernels(v);
     register_elementwise_kernels(v);
     register_time_mix_kernels(v);

@@ -24,6 +24,7 @@ struct KernelVariant {
 const std::vector<KernelVariant>& kernel_catalog();
 
 // Each kernel family appends its variants (reference/*/..._catalog.cpp).
+void register_numeric_kernels(std::vector<KernelVariant>& out);
 void register_format_kernels(std::vector<KernelVariant>& out);
 void register_norm_kernels(std::vector<KernelVariant>& out);
 void register_elementwise_kernels(std::vector<KernelVariant>& out);

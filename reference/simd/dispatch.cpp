@@ -1,5 +1,7 @@
 #include "reference/simd/dispatch.h"
 
+#include <cpuid.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <stdexcept>
@@ -7,15 +9,22 @@
 namespace rwkv::simd {
 namespace {
 
+// F16C (CPUID leaf 1, ECX bit 29): Clang 14's __builtin_cpu_supports does not
+// know the name, so read the bit directly.
+bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
+  return (ecx >> 29) & 1u;
+}
+
 bool cpu_has(Level level) {
   switch (level) {
     case Level::scalar: return true;
     case Level::sse42: return __builtin_cpu_supports("sse4.2");
-    case Level::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+    case Level::avx2: return __builtin_cpu_supports("avx2") && cpu_has_f16c();
     case Level::avx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-             __builtin_cpu_supports("f16c");
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && cpu_has_f16c();
   }
   return false;
 }
