@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("--simd", simd_level, "force a SIMD level: scalar, sse4.2, avx2, avx512 (same bits at every level)");
   app.add_option("--threads", threads, "OpenMP threads (default: all cores; same bits for any count)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 4096));
   app.parse_complete_callback([&] {
     if (!simd_level.empty()) rwkv::simd::set_level(rwkv::simd::parse_level(simd_level));
     if (threads > 0) omp_set_num_threads(threads);
