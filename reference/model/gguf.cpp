@@ -25,6 +25,7 @@ class Reader {
  public:
   Reader(const std::string& label, const uint8_t* p, size_t n) : label_(label), p_(p), n_(n) {}
   size_t pos() const { return pos_; }
+  size_t remaining() const { return n_ - pos_; }
   template <class T> T read(const char* what) {
     need(sizeof(T), what);
     T v;
@@ -82,7 +83,9 @@ GgufValue read_value(Reader& r, GgufValueType t, const std::string& label, const
   const uint64_t count = r.read<uint64_t>("array length");
   if (count > kMaxCount) bad(label, fmt::format("key '{}': array length {} is implausibly large", key, count));
   GgufArray items;
-  items.reserve(size_t(std::min<uint64_t>(count, 1 << 20)));
+  // Every element takes at least one byte: a count beyond what remains is a
+  // truncated file, found while reading; never reserve more than that.
+  items.reserve(size_t(std::min<uint64_t>(count, r.remaining())));
   for (uint64_t i = 0; i < count; ++i) items.push_back(read_scalar(r, elem, label, key));
   return GgufValue::array(elem, std::move(items));
 }
