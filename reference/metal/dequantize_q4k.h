@@ -10,9 +10,11 @@
 //
 // High nibbles are masked in place (q & 0xF0 = 16*q) rather than shifted, and
 // d is divided by 16 *in half precision* (`xb->d / 16.h`) to compensate. That
-// is exact only while d/16 is a normal half, i.e. d >= 2^-10; below, d/16 is a
-// half subnormal and loses up to 4 low bits. Real Q4_K files have d around
-// 1e-4 (below 2^-10 = 9.8e-4), so this matters in practice.
+// is exact for d >= 2^-10 (d/16 a normal half); below, d/16 is a half
+// subnormal and is exact only if d is a multiple of 2^-20, otherwise it loses
+// up to 4 low bits (4096 of the 31744 finite non-negative halves; up to 2^-7
+// relative for normal d). Real Q4_K files have d around 1e-4 (below
+// 2^-10 = 9.8e-4), so this matters in practice.
 // HighNibbleScale picks the model.
 //
 // Whatever the scale, (f32(d_eff)*sc)*(q & mask) is exact in f32 (11 + 6 + 4

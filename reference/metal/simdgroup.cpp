@@ -1,5 +1,6 @@
 #include "reference/metal/simdgroup.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -104,6 +105,23 @@ float exact_dot8_f32(const float* a, const float* b) {
     // else the Inf); the order cannot change which.
     double s = 0.0;
     for (int k = 0; k < 8; ++k) s += double(p[k]);
+    return float(s);
+  }
+  // Fast path: products are m * 2^(e - 150) with m < 2^24; if their biased
+  // exponents e span at most 26, every partial sum is a multiple of the
+  // smallest one's unit below 2^(e_max - 123), i.e. fits in 53 bits, so the
+  // double sum is exact and one conversion rounds it correctly. (Starting
+  // from p[0], not +0, keeps the all -0 case -0.)
+  int e_min = 255, e_max = 0;
+  for (int k = 0; k < 8; ++k) {
+    const int e = int((f32_to_bits(p[k]) >> 23) & 0xffu);
+    if (e == 0) continue;
+    e_min = std::min(e_min, e);
+    e_max = std::max(e_max, e);
+  }
+  if (e_max - e_min <= 26) {
+    double s = p[0];
+    for (int k = 1; k < 8; ++k) s += double(p[k]);
     return float(s);
   }
   i128 sum = 0;
