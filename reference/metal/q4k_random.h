@@ -13,7 +13,8 @@ namespace rwkv::metal {
 // An owning Q4_K Matrix of shape [K, M] (K a multiple of 256).
 Matrix random_q4k_matrix(int64_t K, int64_t M, uint64_t seed, float d_max = 3e-4f, float dmin_max = 3e-4f);
 
-// Overwrites d and dmin of block b of row m (for edge-value tests).
+// Overwrites d and dmin of block b of row m (for edge-value tests). w must
+// own writable bytes, as a matrix from random_q4k_matrix does.
 void set_q4k_block_scales(Matrix& w, int64_t m, int64_t b, float d, float dmin);
 
 }  // namespace rwkv::metal
