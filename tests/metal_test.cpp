@@ -673,9 +673,14 @@ TEST(MetalCatalog, EveryOrderIsListedWithAFastDeterministicSample) {
       EXPECT_EQ(v.format, "q4_k");
     }
     EXPECT_FALSE(v.order.empty());
-    const auto start = std::chrono::steady_clock::now();
-    const std::vector<uint8_t> a = v.sample(42);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    // The fastest of 3 runs: the machine may be shared, and the work is fixed.
+    std::vector<uint8_t> a;
+    double ms = 1e9;
+    for (int rep = 0; rep < 3; ++rep) {
+      const auto start = std::chrono::steady_clock::now();
+      a = v.sample(42);
+      ms = std::min(ms, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
     EXPECT_EQ(a, v.sample(42)) << v.name << " " << v.order;
     EXPECT_NE(a, v.sample(43));
     EXPECT_LT(ms, 30.0) << v.name << " " << v.order;

@@ -11,6 +11,7 @@ namespace {
 constexpr const char* kKernel = "metal_q4k_mul_mm";
 constexpr int kThreads = 128;           // 4 simdgroups of 32
 constexpr int kChunksPerBlock = 16;     // dequantize_q4_K chunks of 16 per 256-value block
+constexpr int64_t kParallelMinTileK = 2048;  // tiles * K below this: one thread (< ~4M MACs)
 
 // Threadgroup memory of one tile, in Metal's layout:
 //   sa: 8x8 tile ib = 8*kslice + rowgroup, element [k%8][row%8] at 64*ib + 8*(k%8) + row%8
@@ -100,7 +101,11 @@ void metal_q4k_mul_mm(const Matrix& w, const float* x, int64_t T, float* y, MmaO
   const int64_t tiles_t = (T + kMmTokens - 1) / kMmTokens;
   const int64_t tiles = tiles_m * tiles_t;
   // Tiles are independent outputs; each is computed whole by one thread.
-#pragma omp parallel for schedule(static)
+  // Small products stay on one thread: forking a team costs more than the
+  // work, and on a busy machine the team waits for its slowest member. Which
+  // thread computes a tile never changes its bits.
+  const bool parallel = tiles > 1 && tiles * w.K >= kParallelMinTileK;
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t i = 0; i < tiles; ++i)
     compute_tile(w, x, T, y, (i % tiles_m) * kMmRows, (i / tiles_m) * kMmTokens, order, hn);
 }
