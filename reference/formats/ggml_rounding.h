@@ -20,17 +20,18 @@ inline int nearest_int(float f) {
   return (bits & 0x007fffff) - 0x00400000;
 }
 
-// Q8_0's conversion of roundf(v) to int8_t. roundf rounds half away from
-// zero. A finite v here lies within [-127.5, 127.5], so the code is the
-// rounded value; NaN (a block holding Inf or NaN) gives 0, which is also what
-// llama.cpp's x86 build stores (cvttss2si returns 0x80000000, whose low byte
-// is 0). Out-of-range values saturate; the C cast would be undefined there.
-inline int8_t round_half_away_to_i8(float v) {
-  if (!(v == v)) return 0;
+// Q8_0's roundf(v) stored to int8_t, as llama.cpp's x86-64 build does it:
+// roundf rounds half away from zero, then cvttss2si converts to int32 and the
+// low byte is kept. Normally |v| <= 127.5 and that is the rounded value.
+// Larger finite v arise only when a NaN element has reset Q8_0's running amax
+// (see q8_0_quant.cpp); they wrap modulo 256 as on x86. NaN and +-Inf (a block
+// holding Inf or NaN, or one so small that 1/d overflows) give cvttss2si's
+// 0x80000000, low byte 0; we return 0 there explicitly, since the C
+// conversion would be undefined.
+inline int8_t roundf_to_i8(float v) {
   const float r = std::round(v);
-  if (r >= 127.0f) return 127;
-  if (r <= -128.0f) return -128;
-  return static_cast<int8_t>(r);
+  if (!(std::fabs(r) < 2147483648.0f)) return 0;
+  return static_cast<int8_t>(static_cast<int32_t>(r));  // int32 -> int8 keeps the low byte (C++20)
 }
 
 }  // namespace rwkv::ggml

@@ -1,4 +1,10 @@
-// Q8_0 encoder: llama.cpp's quantize_row_q8_0_ref, byte for byte.
+// Q8_0 encoder: llama.cpp's quantize_row_q8_0_ref, byte for byte, including
+// what its x86-64 build makes of non-finite input:
+//   - a NaN element resets the running amax (MAX(a, b) = a > b ? a : b keeps
+//     the NaN for one step, then takes the next |x|), so amax covers only the
+//     elements after the last NaN; a trailing NaN gives d = NaN;
+//   - an Inf element makes d = Inf and 1/d = 0, so every code is 0;
+//   - codes of NaN or Inf products are 0 (ggml_rounding.h, roundf_to_i8).
 #include "reference/formats/blocks.h"
 #include "reference/formats/ggml_quant.h"
 #include "reference/formats/ggml_rounding.h"
@@ -24,7 +30,7 @@ void quantize_block_q8_0(const float* x, uint8_t* out) {
   out[0] = uint8_t(d_bits & 0xff);
   out[1] = uint8_t(d_bits >> 8);
   for (int j = 0; j < blocks::kQ8_0Values; ++j)
-    out[2 + j] = static_cast<uint8_t>(ggml::round_half_away_to_i8(x[j] * id));
+    out[2 + j] = static_cast<uint8_t>(ggml::roundf_to_i8(x[j] * id));
 }
 
 }  // namespace
