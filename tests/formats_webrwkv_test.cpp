@@ -216,7 +216,9 @@ TEST(Int8, NanAndInfAreContainedAndGiveDocumentedCodes) {
   EXPECT_EQ(mm[1].bits, mmc[1].bits);
   EXPECT_EQ(q[3], 0);
   for (size_t i = 0; i < 128; ++i) {
-    if (i != 3) EXPECT_EQ(q[i], qc[i]) << i;
+    if (i != 3) {
+      EXPECT_EQ(q[i], qc[i]) << i;
+    }
   }
   EXPECT_EQ(to_f32(mm[3]), kInf);
   for (size_t i = 128; i < 256; ++i) EXPECT_EQ(q[i], 0) << i;
