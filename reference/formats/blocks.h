@@ -3,7 +3,7 @@
 // Decoding here is the reference dequantisation: for the ggml formats it
 // reproduces llama.cpp's dequantize_row_* bit for bit (signed zeros included);
 // for web-rwkv's formats it fixes one canonical order (documented per function).
-// The quantisers live beside these (q4_k.h, q6_k.h, q8_0.h, webrwkv_quant.h).
+// The quantisers live beside these (ggml_quant.h, webrwkv_quant.h, quantize_matrix.h).
 #include <cstdint>
 
 #include "reference/formats/matrix.h"
