@@ -64,16 +64,21 @@ void add_ulp_command(CLI::App& app) {
   cmd->add_option("--stride", opt->stride, "check every Nth float only (quick look; the README figures use 1)")
       ->check(CLI::PositiveNumber);
   cmd->callback([opt] {
+    bool known = opt->only.empty();
+    for (const SweepSpec& s : sweeps()) known = known || opt->only == canon::func_name(s.func);
+    if (!known) {
+      fmt::print(stderr, "rwkv-oracle ulp: unknown --func '{}'\n", opt->only);
+      exit_code = 2;
+      return;
+    }
     fmt::print("canonical math vs float64 (rounded to float), {} in each range; SIMD {}\n",
                opt->stride == 1 ? std::string("every float") : fmt::format("every {}th float", opt->stride),
                simd::name(simd::active()));
     fmt::print("{:<13} {:<16} {:>11} {:>4} {:>15} {:>15} {:>15} {:>9} {:>7}  {}\n", "function", "range",
                "inputs", "max", "worst input", "ours", "float64", "mean ulp", "seconds", "0 / 1 / 2 / >2 ulp");
     nlohmann::json rows = nlohmann::json::array();
-    bool matched = false;
     for (const SweepSpec& s : sweeps()) {
       if (!opt->only.empty() && opt->only != canon::func_name(s.func)) continue;
-      matched = true;
       const auto t0 = std::chrono::steady_clock::now();
       const canon::UlpStats r = canon::ulp_sweep(s.func, s.lo, s.hi, opt->stride);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -95,11 +100,6 @@ void add_ulp_command(CLI::App& app) {
                       {"mean_ulp", r.mean_ulp()},
                       {"inputs_by_ulp", {r.by_ulp[0], r.by_ulp[1], r.by_ulp[2], r.by_ulp[3]}},
                       {"seconds", seconds}});
-    }
-    if (!matched) {
-      fmt::print(stderr, "rwkv-oracle ulp: unknown --func '{}'\n", opt->only);
-      exit_code = 2;
-      return;
     }
     if (!opt->json.empty()) {
       std::ofstream out(opt->json);
