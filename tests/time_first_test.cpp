@@ -116,7 +116,8 @@ TEST(TimeFirstOrder, MatchesShaderReplica) {
 
 TEST(TimeFirstDeterminism, SameBitsAtEverySimdLevelAndThreadCount) {
   const int threads_before = omp_get_max_threads();
-  for (const Case& k : {Case{DType::f16, 256, 64, 5}, Case{DType::f32, 40, 8, 3}, Case{DType::f32, 256, 128, 2}}) {
+  for (const Case& k : {Case{DType::f16, 256, 64, 5}, Case{DType::f32, 40, 8, 3}, Case{DType::f32, 256, 128, 2},
+                        Case{DType::f16, 4096, 64, 33}}) {  // the last one large enough to run in parallel
     Inputs in = make_inputs(300, k);
     std::vector<uint8_t> first;
     for (simd::Level level : simd::supported_levels()) {

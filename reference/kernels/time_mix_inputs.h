@@ -25,8 +25,8 @@ struct TimeMixInputs {
 TimeMixInputs make_time_mix_inputs(uint64_t seed, DType dtype, int64_t C, int64_t N,
                                    const std::vector<std::pair<uint32_t, uint32_t>>& chunks);
 
-// A layer state f32 [C, N+2, B] with every entry N(0, scale^2) (scale 0: zeros,
-// web-rwkv's initial state).
+// A layer state f32 [C, N+2, B] with every entry uniform with mean 0 and
+// standard deviation `scale` (scale 0: zeros, web-rwkv's initial state).
 std::vector<float> make_time_mix_state(uint64_t seed, int64_t C, int64_t N, int64_t B, float scale);
 
 // r_k, f16 [C]: N(0, 0.5^2) like the init's per-channel bonus weights.
