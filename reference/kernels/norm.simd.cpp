@@ -69,7 +69,7 @@ template <class V> inline void welford_push(V v, V& n, V& mean, V& m2) {
 // Step 1: every thread's Welford pass over its strided vec4s.
 template <class T> void welford_threads(const T* row, int64_t len, int bs, WelfordStates& s) {
   const int flat = 4 * bs;
-  lane_blocks(flat, [&](auto tag, int64_t f0) {
+  lane_blocks_exact(flat, [&](auto tag, int64_t f0) {
     using V = typename decltype(tag)::type;
     constexpr int W = lane_width<V>;
     V n = lane_splat<V>(0.0f), mean = lane_splat<V>(0.0f), m2 = lane_splat<V>(0.0f);
@@ -147,7 +147,7 @@ void normalize_row(const TX* x, TO* out, const f16* w, const f16* b, int64_t len
 template <class T> float sum_of_squares(const T* row, int64_t len, int bs) {
   float sq[kMaxFlat];
   const int flat = 4 * bs;
-  lane_blocks(flat, [&](auto tag, int64_t f0) {
+  lane_blocks_exact(flat, [&](auto tag, int64_t f0) {
     using V = typename decltype(tag)::type;
     constexpr int W = lane_width<V>;
     V acc = lane_splat<V>(0.0f);
