@@ -81,8 +81,7 @@ void check_norm(Norm kind, const TensorView& x, const TensorView& out, const std
       const double wi = to_f32(w[size_t((r % wrows) * len + i)]);
       const double tol_z = 2 * L * kEps32 * S * (1 + std::fabs(z)) + 2 * kEps32 * std::fabs(z);
       const double tol = std::fabs(wi) * tol_z + kEps32 * (std::fabs(z * wi) + std::fabs(want[size_t(k)]));
-      ASSERT_TRUE(near_oracle(out.get(k), want[size_t(k)], tol, out.dtype, &stats,
-                              fmt::format("{} row {} channel {}", label, r, i)));
+      ASSERT_TRUE(near_oracle(out.get(k), want[size_t(k)], tol, out.dtype, &stats, label, k));
     }
   }
 }
@@ -93,7 +92,7 @@ void check_l2(const TensorView& x, const TensorView& out, int64_t len, float eps
   const double L = double((len + 511) / 512 + 7 + 3);
   for (int64_t k = 0; k < x.numel(); ++k)
     ASSERT_TRUE(near_oracle(out.get(k), want[size_t(k)], (L + 4) * kEps32 * std::fabs(want[size_t(k)]),
-                            out.dtype, &stats, fmt::format("{} element {}", label, k)));
+                            out.dtype, &stats, label, k));
 }
 
 struct NormCase {

@@ -33,8 +33,7 @@ inline void require_same_or_disjoint(const char* kernel, const char* a_name, con
 inline void require_disjoint(const char* kernel, const char* a_name, const TensorView& a,
                              const char* b_name, const TensorView& b) {
   if (views_overlap(a, b))
-    fail_arg("{}: {} must not overlap {} (it reads neighbouring tokens of {})", kernel, b_name, a_name,
-             a_name);
+    fail_arg("{}: {} overlaps {}; they must be separate buffers", kernel, b_name, a_name);
 }
 
 inline void require_data(const char* kernel, const char* name, const TensorView& v) {
