@@ -19,6 +19,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -29,6 +30,7 @@
 #include <gtest/gtest.h>
 
 #include "reference/kernels/norm.h"
+#include "reference/numeric/canon_math.h"
 #include "reference/oracle/norm_oracle.h"
 #include "reference/oracle/oracle_round.h"
 #include "reference/simd/dispatch.h"
@@ -345,6 +347,127 @@ TEST(Norms, BadArguments) {
   expect_error([&] { layer_norm(a, shifted, w.data(), b.data()); }, "overlaps");
   TensorView none(static_cast<float*>(nullptr), Shape(256, 2));
   expect_error([&] { layer_norm(none, none, w.data(), b.data()); }, "no data");
+}
+
+// ---- a literal transliteration of the shaders ------------------------------------
+// Written from layer_norm.wgsl (Welford version, GROUP_NORM via bs = 32) and
+// normalize.wgsl l2_norm thread by thread, with vec4 structs and per-thread
+// loops, independent of the flat-lane restructuring in norm.simd.cpp. The
+// kernels must reproduce it bit for bit. Out-of-range shared-memory reads (GN
+// strides 64 and 32) return an empty state, the model documented in norm.simd.cpp;
+// a dot is summed x, y, z, w left to right.
+struct Vec4 {
+  float v[4] = {0, 0, 0, 0};
+};
+float dot4(const Vec4& a, const Vec4& b) {
+  float s = a.v[0] * b.v[0] + a.v[1] * b.v[1];
+  s = s + a.v[2] * b.v[2];
+  return s + a.v[3] * b.v[3];
+}
+
+// One workgroup: layer_norm of a row of `len` floats.
+std::vector<float> shader_layer_norm(const std::vector<float>& row, const f16* w, const f16* b, int bs, float eps) {
+  const int stride = int(row.size()) / 4;
+  std::vector<Vec4> mu(static_cast<size_t>(bs)), m2(static_cast<size_t>(bs));
+  std::vector<std::array<uint32_t, 4>> count(size_t(bs), {0, 0, 0, 0});
+  for (int index = 0; index < bs; ++index) {
+    Vec4 m, q;
+    uint32_t n = 0;
+    for (int i = index; i < stride; i += bs) {
+      ++n;
+      for (int c = 0; c < 4; ++c) {
+        const float value = row[size_t(4 * i + c)];
+        const float delta = value - m.v[c];
+        m.v[c] = m.v[c] + delta / float(n);
+        q.v[c] = q.v[c] + delta * (value - m.v[c]);
+      }
+    }
+    mu[size_t(index)] = m;
+    m2[size_t(index)] = q;
+    count[size_t(index)] = {n, n, n, n};
+  }
+  for (int s = 64; s >= 1; s /= 2) {
+    for (int index = 0; index < s && index < bs; ++index) {  // threads index < s; none beyond bs
+      const bool in_range = index + s < bs;
+      for (int c = 0; c < 4; ++c) {
+        const float mu_1 = mu[size_t(index)].v[c], mu_2 = in_range ? mu[size_t(index + s)].v[c] : 0.0f;
+        const uint32_t count_1 = count[size_t(index)][size_t(c)],
+                       count_2 = in_range ? count[size_t(index + s)][size_t(c)] : 0u;
+        const float m2_2 = in_range ? m2[size_t(index + s)].v[c] : 0.0f;
+        const float delta = mu_2 - mu_1;
+        const uint32_t total = count_1 + count_2;
+        count[size_t(index)][size_t(c)] = total;
+        mu[size_t(index)].v[c] = total > 0 ? (mu_1 * float(count_1) + mu_2 * float(count_2)) / float(total) : 0.0f;
+        m2[size_t(index)].v[c] =
+            total > 0 ? m2[size_t(index)].v[c] + m2_2 + delta * delta * float(count_1 * count_2) / float(total) : 0.0f;
+      }
+    }
+  }
+  Vec4 cnt, q, delta2, ones;
+  for (int c = 0; c < 4; ++c) {
+    cnt.v[c] = float(count[0][size_t(c)]);
+    q.v[c] = cnt.v[c] / float(row.size());
+    ones.v[c] = 1.0f;
+  }
+  const float mean = dot4(mu[0], q);
+  for (int c = 0; c < 4; ++c) delta2.v[c] = (mu[0].v[c] - mean) * (mu[0].v[c] - mean);
+  const float var = (dot4(m2[0], ones) + dot4(delta2, cnt)) / float(row.size()) + eps;
+  const float dev = canon::rsqrt(var);
+  std::vector<float> y(row.size());
+  for (size_t i = 0; i < row.size(); ++i) y[i] = ((row[i] - mean) * dev) * to_f32(w[i]) + to_f32(b[i]);
+  return y;
+}
+
+std::vector<float> shader_l2_norm(const std::vector<float>& row, float eps) {
+  const int bs = 128, stride = int(row.size()) / 4;
+  std::vector<Vec4> sketch(static_cast<size_t>(bs));
+  for (int index = 0; index < bs; ++index)
+    for (int i = index; i < stride; i += bs)
+      for (int c = 0; c < 4; ++c) {
+        const float v = row[size_t(4 * i + c)];
+        sketch[size_t(index)].v[c] = sketch[size_t(index)].v[c] + v * v;
+      }
+  for (int s = 64; s >= 1; s /= 2)
+    for (int index = 0; index < s; ++index)
+      for (int c = 0; c < 4; ++c)
+        sketch[size_t(index)].v[c] = sketch[size_t(index)].v[c] + sketch[size_t(index + s)].v[c];
+  const float norm = canon::rsqrt(dot4(sketch[0], Vec4{{1, 1, 1, 1}}) + eps);
+  std::vector<float> y(row.size());
+  for (size_t i = 0; i < row.size(); ++i) y[i] = row[i] * norm;
+  return y;
+}
+
+TEST(Norms, MatchLiteralShaderTransliteration) {
+  Rng rng(31);
+  for (int64_t C : {4, 36, 100, 256, 516, 768, 1540, 2048, 4096, 5120}) {
+    const auto w = make_f16(C, [&] { return rng.uniform(-2, 2); });
+    const auto b = make_f16(C, [&] { return rng.normal(); });
+    const float offset = rng.uniform(-8, 8);
+    Tensor x = make_tensor(DType::f32, Shape(C, 3), [&] { return offset + rng.normal(); });
+    Tensor ln(DType::f32, x.shape);
+    layer_norm(x.view(), ln.view(), w.data(), b.data());
+    for (int64_t N : {int64_t{4}, int64_t{64}, int64_t{128}, int64_t{256}, C}) {
+      if (C % N != 0 || (N == 4 && C > 516)) continue;  // (tiny heads of wide rows only cost time)
+      Tensor gn(DType::f32, x.shape), l2(DType::f32, x.shape);
+      group_norm(x.view(), gn.view(), w.data(), b.data(), N);
+      l2_norm(x.view(), l2.view(), N);
+      for (int64_t r = 0; r < x.numel() / N; ++r) {
+        const std::vector<float> row(x.view().f32() + r * N, x.view().f32() + (r + 1) * N);
+        const int64_t h = r % (C / N);
+        const auto want_gn = shader_layer_norm(row, w.data() + h * N, b.data() + h * N, 32, kGroupNormEps);
+        const auto want_l2 = shader_l2_norm(row, kL2NormEps);
+        ASSERT_EQ(0, std::memcmp(want_gn.data(), gn.view().f32() + r * N, size_t(N) * 4)) << "group_norm C=" << C
+                                                                                          << " N=" << N << " row " << r;
+        ASSERT_EQ(0, std::memcmp(want_l2.data(), l2.view().f32() + r * N, size_t(N) * 4)) << "l2_norm C=" << C
+                                                                                          << " N=" << N << " row " << r;
+      }
+    }
+    for (int64_t t = 0; t < 3; ++t) {
+      const std::vector<float> row(x.view().f32() + t * C, x.view().f32() + (t + 1) * C);
+      const auto want = shader_layer_norm(row, w.data(), b.data(), 128, kLayerNormEps);
+      ASSERT_EQ(0, std::memcmp(want.data(), ln.view().f32() + t * C, size_t(C) * 4)) << "layer_norm C=" << C;
+    }
+  }
 }
 
 // Identical bits at every SIMD level and 1, 2 and 8 threads.

@@ -15,6 +15,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -24,6 +26,7 @@
 #include <gtest/gtest.h>
 
 #include "reference/kernels/softmax.h"
+#include "reference/numeric/canon_math.h"
 #include "reference/oracle/softmax_oracle.h"
 #include "reference/simd/dispatch.h"
 #include "reference/util/rng.h"
@@ -153,6 +156,58 @@ TEST(Softmax, BadArguments) {
   expect_error([&] { softmax(odd.view()); }, "multiple of 4");
   TensorView a(buf.view().f32(), Shape(256, 2)), shifted(buf.view().f32() + 4, Shape(256, 2));
   expect_error([&] { softmax(a, shifted); }, "overlaps");
+}
+
+// A literal transliteration of softmax.wgsl, thread by thread with vec4s and
+// the shader's loops, independent of softmax.simd.cpp's flat lanes: the kernel
+// must reproduce it bit for bit (max = lane_max: a > b ? a : b).
+std::vector<float> shader_softmax(const std::vector<float>& x) {
+  const int bs = 128, stride = int(x.size()) / 4;
+  auto mx = [](float a, float b) { return a > b ? a : b; };
+  std::vector<std::array<float, 4>> sketch(static_cast<size_t>(bs));
+  for (int index = 0; index < bs; ++index) {
+    sketch[size_t(index)] = {-1e30f, -1e30f, -1e30f, -1e30f};
+    for (int i = index; i < stride; i += bs)
+      for (int c = 0; c < 4; ++c) sketch[size_t(index)][size_t(c)] = mx(sketch[size_t(index)][size_t(c)], x[size_t(4 * i + c)]);
+  }
+  for (int s = 64; s >= 1; s /= 2)
+    for (int index = 0; index < s; ++index)
+      for (int c = 0; c < 4; ++c)
+        sketch[size_t(index)][size_t(c)] = mx(sketch[size_t(index)][size_t(c)], sketch[size_t(index + s)][size_t(c)]);
+  float maximum = sketch[0][0];
+  maximum = mx(maximum, sketch[0][1]);
+  maximum = mx(maximum, sketch[0][2]);
+  maximum = mx(maximum, sketch[0][3]);
+  for (int index = 0; index < bs; ++index) {
+    sketch[size_t(index)] = {0, 0, 0, 0};
+    for (int i = index; i < stride; i += bs)
+      for (int c = 0; c < 4; ++c)
+        sketch[size_t(index)][size_t(c)] = sketch[size_t(index)][size_t(c)] + canon::exp(x[size_t(4 * i + c)] - maximum);
+  }
+  for (int s = 64; s >= 1; s /= 2)
+    for (int index = 0; index < s; ++index)
+      for (int c = 0; c < 4; ++c)
+        sketch[size_t(index)][size_t(c)] = sketch[size_t(index)][size_t(c)] + sketch[size_t(index + s)][size_t(c)];
+  float sum = sketch[0][0] * 1.0f + sketch[0][1] * 1.0f;
+  sum = sum + sketch[0][2] * 1.0f;
+  sum = sum + sketch[0][3] * 1.0f;
+  std::vector<float> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = canon::exp(x[i] - maximum) / sum;
+  return y;
+}
+
+TEST(Softmax, MatchesLiteralShaderTransliteration) {
+  Rng rng(504);
+  for (int64_t V : {4, 100, 516, 2048, 4100, 65532}) {
+    Tensor x = make_tensor(DType::f32, Shape(V, 2), [&] { return 5 * rng.normal(); });
+    Tensor out(DType::f32, x.shape);
+    softmax(x.view(), out.view());
+    for (int64_t t = 0; t < 2; ++t) {
+      const std::vector<float> col(x.view().f32() + t * V, x.view().f32() + (t + 1) * V);
+      const auto want = shader_softmax(col);
+      ASSERT_EQ(0, std::memcmp(want.data(), out.view().f32() + t * V, size_t(V) * 4)) << "V=" << V;
+    }
+  }
 }
 
 TEST(Softmax, SameBitsAtEverySimdLevelAndThreadCount) {
