@@ -25,6 +25,12 @@ inline constexpr float kL2NormEps = 1e-12f;    // kk normalisation
 // is exact, i.e. while each count is <= row/8 <= 4096.
 inline constexpr int64_t kMaxNormRow = 32768;
 
+// NaN and Inf: one NaN or +-Inf in a (head) row makes that whole output row NaN
+// for layer_norm and group_norm (the Welford M2 becomes NaN); for l2_norm a NaN
+// makes the head row NaN and an Inf gives NaN at the Inf and 0 elsewhere
+// (scale = 1/sqrt(Inf) = 0). Other rows are unaffected. With f32 activations
+// beyond ~1.8e19 the f32 squares overflow (l2_norm then gives 0).
+//
 // LayerNorm over each row of x [C, T, B] (C a multiple of 4, <= kMaxNormRow):
 //   y = ((x - mean) * rstd) * w + b,  rstd = 1/sqrt(M2/C + eps)
 // with w, b f16 [C]. A workgroup of 128 threads per row (BS = 128).
@@ -33,7 +39,10 @@ void layer_norm(const TensorView& x, const TensorView& out, const f16* w, const 
 
 // GroupNorm (ln_x): x [C, T, B] viewed as [N, H, T*B] with N = head_size; each
 // (head, token) row of N channels is normalised like layer_norm, with w, b f16
-// [N, H] (i.e. [C]). A workgroup of 32 threads per row (BS = 32).
+// [N, H] (i.e. [C]). A workgroup of 32 threads per row (BS = 32). web-rwkv
+// still runs the tree strides 64 and 32, whose partners lie outside the
+// workgroup (spec 3.1, [unsure, possible bug]); we read them as empty states
+// (n = 0), see norm.simd.cpp.
 void group_norm(const TensorView& x, const TensorView& out, const f16* w, const f16* b,
                 int64_t head_size, float eps = kGroupNormEps);
 
