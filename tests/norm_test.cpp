@@ -310,7 +310,8 @@ TEST(Norms, NanAndInfPropagate) {
 }
 
 // Documented divergences from the oracle, all from f32 overflow of the
-// intermediate squares (only reachable with f32 activations beyond ~1.8e19).
+// intermediate squares (only reachable with f32 activations beyond ~1.8e19;
+// see norm.h).
 TEST(Norms, F32OverflowOfSquares) {
   const int64_t C = 64;
   Tensor x = make_tensor(DType::f32, Shape(C), [] { return 3e19f; });
@@ -318,6 +319,19 @@ TEST(Norms, F32OverflowOfSquares) {
   Tensor out(DType::f32, x.shape);
   l2_norm(x.view(), out.view(), C);  // sum of squares = Inf: scale 0, y = 0
   for (int64_t i = 0; i < C; ++i) EXPECT_EQ(out.view().get(i), 0.0f);
+  // layer_norm with every one of the 128 threads holding data (C = 512): M2 =
+  // Inf, rstd = 0, (x - mean) * 0 = 0, y = 0*w + b = b.
+  const int64_t C2 = 512;
+  std::vector<f16> w(static_cast<size_t>(C2), to_f16(1.5f)), b(static_cast<size_t>(C2));
+  for (int64_t i = 0; i < C2; ++i) b[size_t(i)] = to_f16(float(i) / 8);
+  Tensor x2 = make_tensor(DType::f32, Shape(C2), [&, i = 0]() mutable { return (i++ % 3 ? 3e19f : -3e19f); });
+  Tensor out2(DType::f32, x2.shape);
+  layer_norm(x2.view(), out2.view(), w.data(), b.data());
+  for (int64_t i = 0; i < C2; ++i) EXPECT_EQ(out2.view().get(i), to_f32(b[size_t(i)]));
+  // With C = 64 threads 16..127 are empty: merging one of them gives
+  // delta^2 = Inf times n1*n2 = 0, NaN, and the row is NaN.
+  layer_norm(x.view(), out.view(), w.data(), b.data());
+  for (int64_t i = 0; i < C; ++i) EXPECT_TRUE(std::isnan(out.view().get(i)));
 }
 
 TEST(Norms, BadArguments) {

@@ -29,7 +29,12 @@ inline constexpr int64_t kMaxNormRow = 32768;
 // for layer_norm and group_norm (the Welford M2 becomes NaN); for l2_norm a NaN
 // makes the head row NaN and an Inf gives NaN at the Inf and 0 elsewhere
 // (scale = 1/sqrt(Inf) = 0). Other rows are unaffected. With f32 activations
-// beyond ~1.8e19 the f32 squares overflow (l2_norm then gives 0).
+// beyond ~1.8e19 the f32 squares overflow: M2 or the sum of squares becomes Inf,
+// rstd or scale 0, so layer_norm / group_norm give y = b and l2_norm gives 0;
+// and where a thread state with |mean| beyond ~1.8e19 merges an empty one (a
+// row with fewer than 4*BS channels, or not a multiple of it), the merge's
+// delta^2 * (n1*n2) is Inf * 0 = NaN and the whole row is NaN. That is the
+// shader's formula, kept as is.
 //
 // LayerNorm over each row of x [C, T, B] (C a multiple of 4, <= kMaxNormRow):
 //   y = ((x - mean) * rstd) * w + b,  rstd = 1/sqrt(M2/C + eps)
