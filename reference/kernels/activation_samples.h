@@ -3,7 +3,9 @@
 // (norm_catalog.cpp, elementwise_catalog.cpp): activations of either type,
 // f16 weight vectors, and collecting a tensor's bytes. Finite values only, so
 // that no NaN payload (which IEEE leaves open when two NaNs meet) enters a
-// digest that GCC and Clang builds must agree on.
+// digest that GCC and Clang builds must agree on. Draw each random number in
+// its own statement: the order in which a call's arguments (or an operator's
+// operands) are evaluated is unspecified, and GCC and Clang differ.
 #include <cstdint>
 #include <vector>
 

@@ -129,8 +129,13 @@ std::vector<uint8_t> blit_sample(uint64_t seed, DType from, DType to) {
     Tensor in(from, shape);
     TensorView v = in.view();
     // Magnitudes from f16 subnormals to beyond the f16 range (f32 -> f16 overflows to Inf).
-    for (int64_t i = 0; i < v.numel(); ++i)
-      v.set(i, rng.uniform(-1, 1) * float(1 << (rng.next_u32() % 20)) * 0x1p-20f * (i % 3 == 0 ? 0x1p-8f : 0x1p14f));
+    // (One rng call per statement: the order of evaluation of operands and
+    // arguments differs between compilers.)
+    for (int64_t i = 0; i < v.numel(); ++i) {
+      const float u = rng.uniform(-1, 1);
+      const float scale = float(1 << (rng.next_u32() % 20)) * 0x1p-20f;
+      v.set(i, u * scale * (i % 3 == 0 ? 0x1p-8f : 0x1p14f));
+    }
     Tensor out(to, shape);
     blit(in.view(), out.view());
     samples::append_tensor(bytes, out);
@@ -170,7 +175,9 @@ std::vector<uint8_t> softmax_sample(uint64_t seed) {
   Rng rng(seed);
   std::vector<uint8_t> bytes;
   for (auto shape : {Shape(260, 5), Shape(4100, 2), Shape(65536, 1), Shape(1028, 2, 2)}) {
-    Tensor x = samples::normal_tensor(rng, kF32, shape, rng.uniform(1, 8), rng.uniform(-20, 20));
+    const float scale = rng.uniform(1, 8);
+    const float offset = rng.uniform(-20, 20);
+    Tensor x = samples::normal_tensor(rng, kF32, shape, scale, offset);
     softmax(x.view());
     samples::append_tensor(bytes, x);
   }
