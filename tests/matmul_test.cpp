@@ -30,6 +30,7 @@
 #include "reference/formats/blocks.h"
 #include "reference/kernels/matmul.h"
 #include "reference/kernels/random_weights.h"
+#include "reference/numeric/canon_math.h"
 #include "reference/oracle/matmul_oracle.h"
 #include "reference/simd/dispatch.h"
 #include "reference/util/rng.h"
@@ -262,6 +263,85 @@ TEST_P(MatmulFormatTest, NanAndInfPropagate) {
         check_against_oracle(sums, K, act, roundings(p, K), y.view(), t, path_name(p));
         EXPECT_EQ(t.failures, 0) << t.first_failure;
         for (int64_t m = 0; m < M; ++m) EXPECT_TRUE(std::isnan(y.view().get(1 * M + m)));
+      }
+    }
+  }
+}
+
+// The canonical orders transcribed literally (threads, partial arrays, the
+// tree; one sequential accumulator per output), with the scalar canon_*
+// functions. The kernels must give exactly these bits.
+float canon_act(Activation a, float v) {
+  switch (a) {
+    case Activation::tanh: return canon::tanh(v);
+    case Activation::sigmoid: return canon::sigmoid(v);
+    case Activation::squared_relu: return canon::squared_relu(v);
+    case Activation::none: break;
+  }
+  return v;
+}
+float dot4_literal(const float* w, const float* x) {
+  float s = w[0] * x[0] + w[1] * x[1];
+  s = s + w[2] * x[2];
+  return s + w[3] * x[3];
+}
+void transcribed(Path p, const Matrix& w, const TensorView& x, const TensorView& y, Activation act) {
+  const int64_t K = w.K, M = w.M, T = x.shape[1];
+  std::vector<float> wf(size_t(K * M)), xf(size_t(K * T));
+  blocks::dequantize_matrix(w, wf.data());
+  for (int64_t i = 0; i < K * T; ++i) xf[size_t(i)] = x.get(i);
+  for (int64_t t = 0; t < T; ++t) {
+    const float* xt = &xf[size_t(t * K)];
+    for (int64_t m = 0; m < M; ++m) {
+      const float* wm = &wf[size_t(m * K)];
+      float out;
+      if (p == Path::mat) {
+        float acc = 0.0f;
+        for (int64_t c = 0; c < K / 4; ++c) acc = acc + dot4_literal(wm + 4 * c, xt + 4 * c);
+        out = acc;
+      } else {
+        float part[128];
+        for (int i = 0; i < 128; ++i) {
+          part[i] = 0.0f;
+          for (int64_t c = i; c < K / 4; c += 128) {
+            const float* q = xt + 4 * c;
+            if (p == Path::vec_sparse && q[0] == 0 && q[1] == 0 && q[2] == 0 && q[3] == 0) continue;
+            part[i] = part[i] + dot4_literal(wm + 4 * c, q);
+          }
+        }
+        for (int s = 64; s >= 1; s /= 2)
+          for (int i = 0; i < s; ++i) part[i] = part[i] + part[i + s];
+        out = part[0];
+      }
+      y.set(t * M + m, canon_act(act, out));
+    }
+  }
+}
+
+// Every format, activation and path equals the literal transcription bit for
+// bit, on awkward shapes (K/4 not a multiple of 128 or of the lane width,
+// M % 4 != 0, T around the token chunks) and inputs with zero quads.
+TEST_P(MatmulFormatTest, EqualsTheTranscribedCanonicalOrderBitForBit) {
+  const WeightFormat f = GetParam();
+  SKIP_IF_UNAVAILABLE(f);
+  const int64_t step = k_step(f);
+  const int64_t Ks[] = {std::max<int64_t>(step, 36 / step * step), (620 + step - 1) / step * step, 1024 + step};
+  uint64_t seed = 500 + uint64_t(f);
+  for (int64_t K : Ks) {
+    for (int64_t T : {int64_t(1), int64_t(9)}) {
+      const int64_t M = 13 + T;
+      const Matrix w = random_matrix(f, K, M, ++seed);
+      Tensor x = random_input(K, T, T == 1 ? DType::f32 : DType::f16, ++seed, true);
+      for (Activation act : kActs) {
+        for (Path p : {Path::vec, Path::mat, Path::vec_sparse}) {
+          for (DType yt : {DType::f16, DType::f32}) {
+            Tensor got(yt, Shape(M, T, 1)), want(yt, Shape(M, T, 1));
+            run_path(p, w, x.view(), got.view(), act);
+            transcribed(p, w, x.view(), want.view(), act);
+            ASSERT_EQ(got.bytes, want.bytes) << path_name(p) << " " << activation_name(act) << " K " << K
+                                             << " M " << M << " T " << T << " y " << dtype_name(yt);
+          }
+        }
       }
     }
   }
