@@ -94,9 +94,12 @@ struct DecodedRow {  // any format, decoded kDecodeChunk values at a time into a
 };
 
 // Step 1 for lane blocks [b_begin, b_end) of rows 0..nr-1 and tokens 0..nt-1.
-template <bool kSparse, class Row>
-inline void accumulate(const Row* rows, int nr, int nt, int64_t b_begin, int64_t b_end, const float* xs,
+// NR and NT > 0 fix the row and token counts at compile time (the common full
+// groups, unrolled); 0 means "given at run time" (tails).
+template <bool kSparse, int NR, int NT, class Row>
+inline void accumulate(const Row* rows, int nr_rt, int nt_rt, int64_t b_begin, int64_t b_end, const float* xs,
                        const float* nz, int64_t x_stride, int64_t nz_stride, Lane (*P)[kRows][kSlots]) {
+  const int nr = NR > 0 ? NR : nr_rt, nt = NT > 0 ? NT : nt_rt;
   for (int64_t b = b_begin; b < b_end; ++b) {
     if constexpr (kSparse) {  // whole lane block skipped by every token: nothing to do
       bool any = false;
@@ -120,6 +123,17 @@ inline void accumulate(const Row* rows, int nr, int nt, int64_t b_begin, int64_t
       }
     }
   }
+}
+
+template <bool kSparse, class Row>
+inline void accumulate_any(const Row* rows, int nr, int nt, int64_t b_begin, int64_t b_end, const float* xs,
+                           const float* nz, int64_t x_stride, int64_t nz_stride, Lane (*P)[kRows][kSlots]) {
+  if (nr == kRows && nt == 1)
+    accumulate<kSparse, kRows, 1>(rows, nr, nt, b_begin, b_end, xs, nz, x_stride, nz_stride, P);
+  else if (nr == kRows && nt == kTokenChunk)
+    accumulate<kSparse, kRows, kTokenChunk>(rows, nr, nt, b_begin, b_end, xs, nz, x_stride, nz_stride, P);
+  else
+    accumulate<kSparse, 0, 0>(rows, nr, nt, b_begin, b_end, xs, nz, x_stride, nz_stride, P);
 }
 
 // Steps 2 and 3 for one row of one token.
@@ -173,7 +187,7 @@ void run(const VecArgs& a, Y* y) {
       if (w.format == WeightFormat::fp16) {
         F16Row rows[kRows];
         for (int r = 0; r < nr; ++r) rows[r] = F16Row{reinterpret_cast<const uint16_t*>(w.data) + (m0 + r) * K, K};
-        accumulate<kSparse>(rows, nr, nt, 0, blocks, xs, nz, Kp, Kp / 4, P);
+        accumulate_any<kSparse>(rows, nr, nt, 0, blocks, xs, nz, Kp, Kp / 4, P);
       } else {
         for (int64_t k0 = 0; k0 < K; k0 += kDecodeChunk) {
           const int64_t n = K - k0 < kDecodeChunk ? K - k0 : kDecodeChunk;
@@ -184,7 +198,7 @@ void run(const VecArgs& a, Y* y) {
             for (int64_t i = n; i < kDecodeChunk; ++i) chunk[r][i] = 0.0f;
             rows[r] = DecodedRow{chunk[r], k0};
           }
-          accumulate<kSparse>(rows, nr, nt, k0 / kBlock, b_end, xs, nz, Kp, Kp / 4, P);
+          accumulate_any<kSparse>(rows, nr, nt, k0 / kBlock, b_end, xs, nz, Kp, Kp / 4, P);
         }
       }
       for (int t = 0; t < nt; ++t)
