@@ -17,8 +17,8 @@
 // 4*kLanes consecutive values of K. Those values are loaded in natural order
 // and regrouped by lane_transpose_quads (a bit permutation), so each lane does
 // exactly the scalar thread's operations. The input is regrouped the same way
-// once per token (x_scratch). Partials are put back in thread order before the
-// tree. Columns beyond K are padded with x = 0 and w = 0: dot4 is then +0 and
+// once per token (x_scratch). The tree adds whole vectors while the pairs
+// (i, i+s) sit in the same lane, then finishes in thread order. Columns beyond K are padded with x = 0 and w = 0: dot4 is then +0 and
 // p + (+0) == p because a partial that starts at +0 is never -0.
 #include "reference/simd/variant.h"
 #include "reference/kernels/matmul_detail.h"
@@ -136,20 +136,21 @@ inline void accumulate_any(const Row* rows, int nr, int nt, int64_t b_begin, int
     accumulate<kSparse, 0, 0>(rows, nr, nt, b_begin, b_end, xs, nz, x_stride, nz_stride, P);
 }
 
-// Steps 2 and 3 for one row of one token.
+// Steps 2 and 3 for one row of one token; slots (the row's partials) are
+// consumed. Tree levels s >= kLanes pair thread i with i + s in the same lane
+// of another slot: whole-vector adds. The last levels pair threads inside
+// slot 0, which are taken out in thread order (lane_of_thread) and added one by one.
 template <class Y>
-inline void reduce_and_store(const Lane* slots, const int* lane_quad, Activation act, Y* out) {
-  alignas(64) float p[kThreads];
+inline void reduce_and_store(Lane* slots, const int* lane_of_thread, Activation act, Y* out) {
+  int s = kThreads / 2;
+  for (; s >= kLanes; s /= 2)
+    for (int j = 0; j < s / kLanes; ++j) slots[j] = slots[j] + slots[j + s / kLanes];
   alignas(64) float lanes[kLanes];
-  for (int s = 0; s < kSlots; ++s) {
-    lane_store(lanes, slots[s]);
-    for (int l = 0; l < kLanes; ++l) p[s * kLanes + lane_quad[l]] = lanes[l];
-  }
-  for (int s = kThreads / 2; s >= 1; s /= 2) {
-    int i = 0;
-    for (; i + kLanes <= s; i += kLanes) lane_store(p + i, lane_load<Lane>(p + i) + lane_load<Lane>(p + i + s));
-    for (; i < s; ++i) p[i] = p[i] + p[i + s];
-  }
+  lane_store(lanes, slots[0]);
+  float p[kLanes];
+  for (int i = 0; i < kLanes; ++i) p[i] = lanes[lane_of_thread[i]];
+  for (; s >= 1; s /= 2)
+    for (int i = 0; i < s; ++i) p[i] = p[i] + p[i + s];
   lane_store_any(out, canon_activate(act, p[0]));
 }
 
@@ -158,8 +159,9 @@ void run(const VecArgs& a, Y* y) {
   const auto& w = a.w;
   const int64_t K = w.K, M = w.M, T = a.T;
   const int64_t Kp = matmul_detail::padded_k(K), blocks = (K + kBlock - 1) / kBlock;
-  int lane_quad[kLanes];
+  int lane_quad[kLanes], lane_of_thread[kLanes];  // within a lane block, thread = quad
   quad_lane_order(lane_quad);
+  for (int l = 0; l < kLanes; ++l) lane_of_thread[lane_quad[l]] = l;
 
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < T; ++t) {
@@ -202,7 +204,7 @@ void run(const VecArgs& a, Y* y) {
         }
       }
       for (int t = 0; t < nt; ++t)
-        for (int r = 0; r < nr; ++r) reduce_and_store(P[t][r], lane_quad, a.act, y + (t0 + t) * M + m0 + r);
+        for (int r = 0; r < nr; ++r) reduce_and_store(P[t][r], lane_of_thread, a.act, y + (t0 + t) * M + m0 + r);
     }
   }
 }
