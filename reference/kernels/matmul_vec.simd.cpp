@@ -98,7 +98,7 @@ struct DecodedRow {  // any format, decoded kDecodeChunk values at a time into a
 // groups, unrolled); 0 means "given at run time" (tails).
 template <bool kSparse, int NR, int NT, class Row>
 inline void accumulate(const Row* rows, int nr_rt, int nt_rt, int64_t b_begin, int64_t b_end, const float* xs,
-                       const float* nz, int64_t x_stride, int64_t nz_stride, Lane (*P)[kRows][kSlots]) {
+                       const float* nz, int64_t x_stride, int64_t nz_stride, Lane (*P)[kRows][kSlots], int r0 = 0) {
   const int nr = NR > 0 ? NR : nr_rt, nt = NT > 0 ? NT : nt_rt;
   for (int64_t b = b_begin; b < b_end; ++b) {
     if constexpr (kSparse) {  // whole lane block skipped by every token: nothing to do
@@ -110,12 +110,12 @@ inline void accumulate(const Row* rows, int nr_rt, int nt_rt, int64_t b_begin, i
     const int slot = int(b % kSlots);
     for (int r = 0; r < nr; ++r) {
       Lane w0, w1, w2, w3;
-      rows[r].load(b * kBlock, w0, w1, w2, w3);
+      rows[r0 + r].load(b * kBlock, w0, w1, w2, w3);
       for (int t = 0; t < nt; ++t) {
         const float* xq = xs + t * x_stride + b * kBlock;
         const Lane d = dot4(w0, w1, w2, w3, lane_load<Lane>(xq), lane_load<Lane>(xq + kLanes),
                             lane_load<Lane>(xq + 2 * kLanes), lane_load<Lane>(xq + 3 * kLanes));
-        Lane& p = P[t][r][slot];
+        Lane& p = P[t][r0 + r][slot];
         if constexpr (kSparse)
           p = lane_select(lane_load<Lane>(nz + t * nz_stride + b * kLanes) != lane_splat<Lane>(0.0f), p + d, p);
         else
@@ -128,9 +128,10 @@ inline void accumulate(const Row* rows, int nr_rt, int nt_rt, int64_t b_begin, i
 template <bool kSparse, class Row>
 inline void accumulate_any(const Row* rows, int nr, int nt, int64_t b_begin, int64_t b_end, const float* xs,
                            const float* nz, int64_t x_stride, int64_t nz_stride, Lane (*P)[kRows][kSlots]) {
-  if (nr == kRows && nt == 1)
-    accumulate<kSparse, kRows, 1>(rows, nr, nt, b_begin, b_end, xs, nz, x_stride, nz_stride, P);
-  else if (nr == kRows && nt == kTokenChunk)
+  if (nt == 1) {  // one row after the other: the rows of a group are one sequential stream in memory
+    for (int r = 0; r < nr; ++r)
+      accumulate<kSparse, 1, 1>(rows, 1, 1, b_begin, b_end, xs, nz, x_stride, nz_stride, P, r);
+  } else if (nr == kRows && nt == kTokenChunk)
     accumulate<kSparse, kRows, kTokenChunk>(rows, nr, nt, b_begin, b_end, xs, nz, x_stride, nz_stride, P);
   else
     accumulate<kSparse, 0, 0>(rows, nr, nt, b_begin, b_end, xs, nz, x_stride, nz_stride, P);
