@@ -18,8 +18,13 @@
 // and regrouped by lane_transpose_quads (a bit permutation), so each lane does
 // exactly the scalar thread's operations. The input is regrouped the same way
 // once per token (x_scratch). The tree adds whole vectors while the pairs
-// (i, i+s) sit in the same lane, then finishes in thread order. Columns beyond K are padded with x = 0 and w = 0: dot4 is then +0 and
-// p + (+0) == p because a partial that starts at +0 is never -0.
+// (i, i+s) sit in the same lane, then finishes in thread order. Columns beyond
+// K are padded with x = 0 and w = 0: dot4 is then +0, and p + (+0) == p because
+// a partial that starts at +0 is never -0.
+//
+// WORK ORDER (no effect on bits): OpenMP splits row groups statically; a
+// single token walks the group's rows one after another (one sequential
+// weight stream per thread), several tokens share each decoded weight block.
 #include "reference/simd/variant.h"
 #include "reference/kernels/matmul_detail.h"
 
@@ -93,7 +98,7 @@ struct DecodedRow {  // any format, decoded kDecodeChunk values at a time into a
   }
 };
 
-// Step 1 for lane blocks [b_begin, b_end) of rows 0..nr-1 and tokens 0..nt-1.
+// Step 1 for lane blocks [b_begin, b_end) of rows r0..r0+nr-1 and tokens 0..nt-1.
 // NR and NT > 0 fix the row and token counts at compile time (the common full
 // groups, unrolled); 0 means "given at run time" (tails).
 template <bool kSparse, int NR, int NT, class Row>
