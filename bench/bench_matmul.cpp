@@ -8,10 +8,10 @@
 //   BM_MatmulMat/<format>/C/T      compute-bound prefill shapes.
 // Counters: weight_GBps (weight bytes, data + meta, per second), GFLOPs
 // (2*K*M*T per call), frac_bw = weight_GBps / read bandwidth, frac_peak =
-// GFLOPs / peak; read_GBps and peak_GFLOPs themselves are repeated on every row.
+// GFLOPs / peak; read_GBps and peak_GFLOPs themselves are repeated on every row
+// (bench_machine_limits.cpp reports them as benchmarks of their own too).
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -125,25 +125,8 @@ void BM_MatmulMat(benchmark::State& state) {
   state.SetLabel(std::string(format_name(f)));
 }
 
-void BM_ReadBandwidth(benchmark::State& state) {
-  const size_t bytes = size_t(state.range(0)) << 20;
-  double best = 0;
-  for (auto _ : state) best = std::max(best, bench::measure_read_bandwidth(bytes, 1));
-  state.counters["read_GBps"] = best / 1e9;
-  state.SetLabel(bench::limits_simd() + ", best pass");
-}
-
-void BM_PeakMulAdd(benchmark::State& state) {
-  double best = 0;
-  for (auto _ : state) best = std::max(best, bench::measure_peak_flops(0.1));
-  state.counters["peak_GFLOPs"] = best / 1e9;
-  state.SetLabel(bench::limits_simd() + " mul+add, unfused");
-}
-
 constexpr int64_t kFp16 = int64_t(WeightFormat::fp16), kQ4K = int64_t(WeightFormat::q4_k);
 
-BENCHMARK(BM_ReadBandwidth)->Arg(1024)->Unit(benchmark::kMillisecond)->Iterations(5);
-BENCHMARK(BM_PeakMulAdd)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_MatmulVec)
     ->ArgNames({"fmt", "C", "cold"})
     ->ArgsProduct({{kFp16, kQ4K}, {2048, 4096}, {0, 1}})
@@ -156,5 +139,3 @@ BENCHMARK(BM_MatmulMat)
     ->UseRealTime();
 
 }  // namespace
-
-BENCHMARK_MAIN();
