@@ -2,7 +2,7 @@
 // bandwidth and peak mul+add rate measured in the same run (machine_limits.h).
 //
 //   BM_MatmulVec/<format>/C/cold   T = 1, weights read once per call; cold = 1
-//       rotates through copies of the matrix totalling >= 512 MiB, so every
+//       rotates through copies of the matrix totalling >= 1 GiB, so every
 //       call streams its weights from memory (the figure to compare with the
 //       bandwidth); cold = 0 reuses one matrix (cache-resident if it fits).
 //   BM_MatmulMat/<format>/C/T      compute-bound prefill shapes.

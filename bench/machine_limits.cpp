@@ -71,20 +71,22 @@ uint64_t read_sum(const uint8_t* p, size_t lines) {
   return read_sum_sse2(p, lines);
 }
 
-// 16 independent chains a = a*m + c per thread; returns flops done.
+// kChains independent chains a = a*m + c per thread (enough to cover the
+// multiply and add latencies); returns flops done.
+constexpr int kChains = 24;
 __attribute__((target("avx512f"))) double mul_add_avx512(long steps, float seed) {
-  __m512 acc[16];
-  for (int j = 0; j < 16; ++j) acc[j] = _mm512_set1_ps(seed + float(j));
+  __m512 acc[kChains];
+  for (int j = 0; j < kChains; ++j) acc[j] = _mm512_set1_ps(seed + float(j));
   const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
   for (long s = 0; s < steps; ++s)
-    for (int j = 0; j < 16; ++j) acc[j] = _mm512_add_ps(_mm512_mul_ps(acc[j], m), c);
+    for (int j = 0; j < kChains; ++j) acc[j] = _mm512_add_ps(_mm512_mul_ps(acc[j], m), c);
   __m512 t = acc[0];
-  for (int j = 1; j < 16; ++j) t = _mm512_add_ps(t, acc[j]);
+  for (int j = 1; j < kChains; ++j) t = _mm512_add_ps(t, acc[j]);
   alignas(64) float lanes[16];
   _mm512_store_ps(lanes, t);  // (not _mm512_reduce_add_ps: GCC 12's version warns)
   volatile float sink = lanes[0];
   (void)sink;
-  return double(steps) * 16 * 16 * 2;
+  return double(steps) * kChains * 16 * 2;
 }
 __attribute__((target("avx2"))) double mul_add_avx2(long steps, float seed) {
   __m256 acc[12];
@@ -166,8 +168,8 @@ const MachineLimits& machine_limits() {
     MachineLimits m;
     m.threads = omp_get_max_threads();
     m.simd = limits_simd();
-    m.read_bytes = size_t(1) << 30;
-    m.read_gbps = measure_read_bandwidth(m.read_bytes, 5) / 1e9;
+    m.read_bytes = kBeyondCacheBytes;
+    m.read_gbps = measure_read_bandwidth(m.read_bytes, 10) / 1e9;
     m.peak_gflops = measure_peak_flops(0.3) / 1e9;
     return m;
   }();
