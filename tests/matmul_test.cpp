@@ -45,18 +45,6 @@ const Activation kActs[] = {Activation::none, Activation::tanh, Activation::sigm
 enum class Path { vec, mat, vec_sparse };
 const char* path_name(Path p) { return p == Path::vec ? "vec" : p == Path::mat ? "mat" : "vec_sparse"; }
 
-bool format_available(WeightFormat f) {
-  if (f != WeightFormat::sf4) return true;
-  try {
-    blocks::sf4_table();
-    return true;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-#define SKIP_IF_UNAVAILABLE(f) \
-  if (!format_available(f)) GTEST_SKIP() << "the SF4 table is not implemented yet (reference/formats/sf4_table.cpp)"
-
 // K granularity of each format.
 int64_t k_step(WeightFormat f) {
   switch (f) {
@@ -182,7 +170,6 @@ class MatmulFormatTest : public ::testing::TestWithParam<WeightFormat> {};
 // a skipped quad would have added +-0 to a partial that is never -0).
 TEST_P(MatmulFormatTest, MatchesOracleOnSeededShapes) {
   const WeightFormat f = GetParam();
-  SKIP_IF_UNAVAILABLE(f);
   uint64_t seed = 1000 + uint64_t(f);
   Tally tally[3];
   for (const ShapeCase& c : shape_cases(f, seed)) {
@@ -222,7 +209,6 @@ TEST_P(MatmulFormatTest, MatchesOracleOnSeededShapes) {
 // path skips every column.
 TEST_P(MatmulFormatTest, ZeroInputGivesActivationOfZero) {
   const WeightFormat f = GetParam();
-  SKIP_IF_UNAVAILABLE(f);
   const int64_t K = 512, M = 37;
   const Matrix w = random_matrix(f, K, M, 7);
   for (int64_t T : {3, 32}) {
@@ -246,7 +232,6 @@ TEST_P(MatmulFormatTest, ZeroInputGivesActivationOfZero) {
 // (NaN everywhere; +-Inf, or NaN where the weight is 0); other tokens are untouched.
 TEST_P(MatmulFormatTest, NanAndInfPropagate) {
   const WeightFormat f = GetParam();
-  SKIP_IF_UNAVAILABLE(f);
   const int64_t K = 512, M = 29, T = 4;
   const Matrix w = random_matrix(f, K, M, 11);
   Tensor x = random_input(K, T, DType::f32, 12, true);
@@ -323,7 +308,6 @@ void transcribed(Path p, const Matrix& w, const TensorView& x, const TensorView&
 // M % 4 != 0, T around the token chunks) and inputs with zero quads.
 TEST_P(MatmulFormatTest, EqualsTheTranscribedCanonicalOrderBitForBit) {
   const WeightFormat f = GetParam();
-  SKIP_IF_UNAVAILABLE(f);
   const int64_t step = k_step(f);
   const int64_t Ks[] = {std::max<int64_t>(step, 36 / step * step), (620 + step - 1) / step * step, 1024 + step};
   uint64_t seed = 500 + uint64_t(f);

@@ -73,16 +73,6 @@ std::vector<uint8_t> run_sample(MatmulKernel kernel, WeightFormat f, Activation 
   return out;
 }
 
-bool format_available(WeightFormat f) {
-  if (f != WeightFormat::sf4) return true;
-  try {  // the SF4 table may not have landed yet: leave its variants out until it does
-    blocks::sf4_table();
-    return true;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 }  // namespace
 
 void register_matmul_kernels(std::vector<KernelVariant>& out) {
@@ -98,7 +88,6 @@ void register_matmul_kernels(std::vector<KernelVariant>& out) {
                  {MatmulKernel::mat, "matmul_mat", kMatOrder}};
   for (const auto& k : kernels)
     for (WeightFormat f : formats) {
-      if (!format_available(f)) continue;
       for (Activation act : acts) {
         const MatmulKernel kernel = k.kernel;
         out.push_back(KernelVariant{k.name, std::string(format_name(f)), std::string(activation_name(act)), k.order,
