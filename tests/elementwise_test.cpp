@@ -28,6 +28,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/expect_error.h"
+
 #include "reference/kernels/elementwise.h"
 #include "reference/oracle/elementwise_oracle.h"
 #include "reference/oracle/oracle_round.h"
@@ -546,14 +548,7 @@ TEST(Elementwise, Subnormals) {
 
 // ---- bad arguments -------------------------------------------------------------------
 
-template <class F> void expect_error(F&& call, const char* needle) {
-  try {
-    call();
-    ADD_FAILURE() << "no exception; expected one mentioning '" << needle << "'";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
+using test::expect_error;
 
 TEST(Elementwise, BadArguments) {
   Rng rng(14);

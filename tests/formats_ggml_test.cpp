@@ -2,6 +2,8 @@
 // (../shared/vectors), error bounds on seeded rows, edge inputs, bad arguments.
 #include <gtest/gtest.h>
 
+#include "tests/support/expect_error.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -20,6 +22,8 @@
 
 namespace rwkv {
 namespace {
+
+using test::thrown_message;
 
 struct GgmlCodec {
   WeightFormat format;
@@ -403,14 +407,6 @@ TEST(Q8_0, NonFiniteInputFollowsLlamaCppOnX86) {
 
 // ---------------------------------------------------------------- bad input
 
-template <class F> std::string thrown_message(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "(nothing thrown)";
-}
 
 TEST(GgmlArguments, RowLengthMustBeAWholeNumberOfBlocks) {
   std::vector<float> x(300, 1.0f);

@@ -3,6 +3,8 @@
 // Student-t quantile behind it.
 #include <gtest/gtest.h>
 
+#include "tests/support/expect_error.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -19,17 +21,11 @@
 namespace rwkv {
 namespace {
 
+using test::thrown_message;
+
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 const float kInf = std::numeric_limits<float>::infinity();
 
-template <class F> std::string thrown_message(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "(nothing thrown)";
-}
 
 // Seeded f16 values: N(0,1) times `scale`, or uniform in [-scale, scale).
 std::vector<f16> seeded_f16(uint64_t seed, size_t n, float scale, bool uniform = false) {

@@ -29,6 +29,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/expect_error.h"
+
 #include "reference/kernels/norm.h"
 #include "reference/numeric/canon_math.h"
 #include "reference/oracle/norm_oracle.h"
@@ -335,16 +337,9 @@ TEST(Norms, F32OverflowOfSquares) {
 }
 
 TEST(Norms, BadArguments) {
+  using test::expect_error;
   std::vector<f16> w(4096), b(4096);
   Tensor x(DType::f32, Shape(256, 2)), y(DType::f16, Shape(256, 3)), odd(DType::f32, Shape(254, 2));
-  auto expect_error = [](auto&& call, const char* needle) {
-    try {
-      call();
-      ADD_FAILURE() << "no exception; expected one mentioning '" << needle << "'";
-    } catch (const std::invalid_argument& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
   expect_error([&] { layer_norm(x.view(), y.view(), w.data(), b.data()); }, "layer_norm: out has shape");
   expect_error([&] { layer_norm(odd.view(), odd.view(), w.data(), b.data()); }, "multiple of 4");
   expect_error([&] { layer_norm(x.view(), x.view(), nullptr, b.data()); }, "weight w is null");

@@ -25,6 +25,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/expect_error.h"
+
 #include "reference/kernels/softmax.h"
 #include "reference/numeric/canon_math.h"
 #include "reference/oracle/softmax_oracle.h"
@@ -141,14 +143,7 @@ TEST(Softmax, NanAndInf) {
 }
 
 TEST(Softmax, BadArguments) {
-  auto expect_error = [](auto&& call, const char* needle) {
-    try {
-      call();
-      ADD_FAILURE() << "no exception; expected one mentioning '" << needle << "'";
-    } catch (const std::invalid_argument& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
+  using test::expect_error;
   Tensor h(DType::f16, Shape(256, 2)), x(DType::f32, Shape(256, 2)), y(DType::f32, Shape(256, 3)),
       odd(DType::f32, Shape(258, 2)), buf(DType::f32, Shape(256, 3));
   expect_error([&] { softmax(h.view()); }, "softmax: x is f16, expected f32");

@@ -2,6 +2,8 @@
 // replica of the documented order (bit for bit), across SIMD levels and thread
 // counts (bit for bit), split calls, decay profiles, edge inputs, bad arguments.
 #include <gtest/gtest.h>
+
+#include "tests/support/expect_error.h"
 #include <omp.h>
 
 #include <algorithm>
@@ -515,14 +517,7 @@ TEST(TimeMixEdge, InfOrNanInKStaysInItsHeadAndSlot) {
 // ---- bad arguments ----------------------------------------------------------------
 
 void expect_invalid(const std::function<void()>& f, const std::string& arg) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception; expected one naming " << arg;
-  } catch (const std::invalid_argument& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find("time_mix_v7"), std::string::npos) << what;
-    EXPECT_NE(what.find(arg), std::string::npos) << what;
-  }
+  test::expect_error(f, "time_mix_v7", arg);
 }
 
 TEST(TimeMixArgs, BadArgumentsNameKernelAndArgument) {
