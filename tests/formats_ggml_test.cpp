@@ -61,6 +61,8 @@ struct KnownAnswerCase {
   const char* set;  // "" (36 x 256) or "wide_" (4 x 4096)
 };
 
+void PrintTo(const KnownAnswerCase& c, std::ostream* os) { *os << c.codec->name << " " << (*c.set ? c.set : "standard"); }
+
 class GgmlKnownAnswer : public ::testing::TestWithParam<KnownAnswerCase> {};
 
 TEST_P(GgmlKnownAnswer, QuantiserBytesAndDequantiserBitsMatchLlamaCpp) {

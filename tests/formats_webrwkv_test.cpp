@@ -3,6 +3,8 @@
 // Student-t quantile behind it.
 #include <gtest/gtest.h>
 
+#include "tests/support/print.h"
+
 #include "tests/support/expect_error.h"
 
 #include <algorithm>

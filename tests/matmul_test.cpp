@@ -17,6 +17,8 @@
 // interval; this also decides overflow to Inf in f16 exactly. A NaN sum must
 // give NaN; an infinite sum must give act(+-Inf) exactly.
 #include <gtest/gtest.h>
+
+#include "tests/support/print.h"
 #include <omp.h>
 
 #include <cmath>

@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/print.h"
+
 #include "reference/numeric/canon_math.h"
 #include "reference/numeric/canon_math_array.h"
 #include "reference/numeric/f16.h"

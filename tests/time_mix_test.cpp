@@ -192,6 +192,8 @@ struct OracleCase {
   float state_scale;  // 0: web-rwkv's zero initial state
 };
 
+void PrintTo(const OracleCase& c, std::ostream* os) { *os << c.name; }
+
 class TimeMixOracle : public ::testing::TestWithParam<OracleCase> {};
 
 TEST_P(TimeMixOracle, WithinBound) {
