@@ -13,14 +13,16 @@
 //                   states (128 MiB) to miss the caches, pay it from memory.
 // Jobs under 2^20 state multiply-adds (T*C*N) run on one thread whatever the
 // thread count (time_mix.cpp), so threads:2 differs only at T = 32.
-// The machine's measured memory bandwidth (bench/machine_limits, another
-// branch) is the yardstick for dram_B/s; it is wired in at merge.
+//   dram_frac_bw    dram_B/s as a fraction of the read bandwidth measured in
+//                   the same run (bench/machine_limits.h); meaningful for cold
+//                   runs only.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <vector>
 
+#include "bench/machine_limits.h"
 #include "reference/kernels/time_mix.h"
 #include "reference/kernels/time_mix_inputs.h"
 
@@ -32,6 +34,7 @@ using namespace rwkv;
 void BM_TimeMixV7(benchmark::State& st) {
   const int64_t C = st.range(0), T = st.range(1), threads = st.range(2), cold = st.range(3);
   const int64_t N = 64;
+  const double read_bytes_per_s = bench::machine_limits().read_gbps * 1e9;  // measured before the timed loop
   TimeMixInputs in = make_time_mix_inputs(1, DType::f16, C, N, {{0, uint32_t(T)}});
   const int64_t layer_floats = C * (N + 2);
   const int64_t layers = cold ? std::max<int64_t>(1, (int64_t(128) << 20) / (layer_floats * 4)) : 1;
@@ -50,6 +53,8 @@ void BM_TimeMixV7(benchmark::State& st) {
   st.counters["tokens/s"] = benchmark::Counter(iters * double(T), benchmark::Counter::kIsRate);
   st.counters["state_B/s"] = benchmark::Counter(iters * double(T) * 12.0 * double(N * C), benchmark::Counter::kIsRate);
   st.counters["dram_B/s"] = benchmark::Counter(iters * 8.0 * double(N * C), benchmark::Counter::kIsRate);
+  // A rate of (bytes / bandwidth) per second is the fraction of bandwidth used.
+  st.counters["dram_frac_bw"] = benchmark::Counter(iters * 8.0 * double(N * C) / read_bytes_per_s, benchmark::Counter::kIsRate);
   st.counters["layers"] = double(layers);
 }
 
