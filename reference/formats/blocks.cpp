@@ -191,6 +191,21 @@ void dequantize_row(const Matrix& w, int64_t m, float* out) {
   }
 }
 
+Matrix owned_matrix(WeightFormat format, int64_t K, int64_t M, std::shared_ptr<MatrixStorage> storage,
+                    const char* what) {
+  Matrix w;
+  w.format = format;
+  w.K = K;
+  w.M = M;
+  w.data = storage->data.data();
+  w.data_bytes = storage->data.size();
+  w.meta = storage->meta.empty() ? nullptr : storage->meta.data();
+  w.meta_count = storage->meta.size();
+  w.owner = std::move(storage);
+  validate_matrix(w, what);
+  return w;
+}
+
 void dequantize_matrix(const Matrix& w, float* out) {
   validate_matrix(w);
   for (int64_t m = 0; m < w.M; ++m) dequantize_row(w, m, out + m * w.K);

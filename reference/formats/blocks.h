@@ -5,6 +5,8 @@
 // for web-rwkv's formats it fixes one canonical order (documented per function).
 // The quantisers live beside these (ggml_quant.h, webrwkv_quant.h, quantize_matrix.h).
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "reference/formats/matrix.h"
 
@@ -58,6 +60,16 @@ int64_t ggml_row_bytes(WeightFormat f, int64_t K);
 void dequantize_matrix(const Matrix& w, float* out);
 // Decodes one row m into out[K].
 void dequantize_row(const Matrix& w, int64_t m, float* out);
+// The bytes and metadata of a Matrix that owns them.
+struct MatrixStorage {
+  std::vector<uint8_t> data;
+  std::vector<f16> meta;  // empty for formats without metadata
+};
+// A Matrix of `format` and shape [K, M] viewing `storage` and keeping it alive,
+// validated (validate_matrix, naming `what` in the error).
+Matrix owned_matrix(WeightFormat format, int64_t K, int64_t M, std::shared_ptr<MatrixStorage> storage,
+                    const char* what);
+
 // Checks that data_bytes and meta_count fit the format, K and M; throws
 // std::invalid_argument naming what was expected otherwise.
 void validate_matrix(const Matrix& w, const char* what = "matrix");

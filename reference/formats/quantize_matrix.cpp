@@ -15,11 +15,6 @@ namespace rwkv {
 namespace {
 
 // What a quantised Matrix points into.
-struct MatrixStorage {
-  std::vector<uint8_t> data;
-  std::vector<f16> meta;
-};
-
 [[noreturn]] void bad_k(WeightFormat f, int64_t K, int multiple) {
   throw std::invalid_argument(fmt::format("quantize_matrix ({}): K = {} is not a multiple of {}", format_name(f), K,
                                           multiple));
@@ -39,7 +34,7 @@ Matrix quantize_matrix(WeightFormat f, const float* w, int64_t K, int64_t M) {
                                             K, M));
   if (w == nullptr) throw std::invalid_argument(fmt::format("quantize_matrix ({}): w is null", format_name(f)));
   const size_t n = size_t(K) * size_t(M);
-  auto store = std::make_shared<MatrixStorage>();
+  auto store = std::make_shared<blocks::MatrixStorage>();
   switch (f) {
     case WeightFormat::fp16: {
       const std::vector<f16> h = to_f16_all(w, n);
@@ -80,17 +75,7 @@ Matrix quantize_matrix(WeightFormat f, const float* w, int64_t K, int64_t M) {
       break;
     }
   }
-  Matrix out;
-  out.format = f;
-  out.K = K;
-  out.M = M;
-  out.data = store->data.data();
-  out.data_bytes = store->data.size();
-  out.meta = store->meta.empty() ? nullptr : store->meta.data();
-  out.meta_count = store->meta.size();
-  out.owner = store;
-  blocks::validate_matrix(out, "quantize_matrix");
-  return out;
+  return blocks::owned_matrix(f, K, M, std::move(store), "quantize_matrix");
 }
 
 }  // namespace rwkv

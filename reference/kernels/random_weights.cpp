@@ -9,11 +9,6 @@
 namespace rwkv {
 namespace {
 
-struct Storage {
-  std::vector<uint8_t> data;
-  std::vector<f16> meta;
-};
-
 void put_f16(uint8_t* p, float v) {
   const uint16_t h = f32_to_f16_bits(v);
   p[0] = uint8_t(h & 0xff);
@@ -24,7 +19,7 @@ void put_f16(uint8_t* p, float v) {
 
 Matrix random_matrix(WeightFormat format, int64_t K, int64_t M, uint64_t seed, float scale) {
   Rng rng(seed);
-  auto s = std::make_shared<Storage>();
+  auto s = std::make_shared<blocks::MatrixStorage>();
   const size_t n = size_t(K) * size_t(M);
   auto random_bytes = [&](uint8_t* p, size_t count) {
     for (size_t i = 0; i < count; ++i) p[i] = uint8_t(rng.next_u32() >> 24);
@@ -89,17 +84,7 @@ Matrix random_matrix(WeightFormat format, int64_t K, int64_t M, uint64_t seed, f
       break;
     }
   }
-  Matrix w;
-  w.format = format;
-  w.K = K;
-  w.M = M;
-  w.data = s->data.data();
-  w.data_bytes = s->data.size();
-  w.meta = s->meta.empty() ? nullptr : s->meta.data();
-  w.meta_count = s->meta.size();
-  w.owner = s;
-  blocks::validate_matrix(w, "random_matrix");
-  return w;
+  return blocks::owned_matrix(format, K, M, std::move(s), "random_matrix");
 }
 
 }  // namespace rwkv
