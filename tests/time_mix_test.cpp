@@ -226,9 +226,41 @@ const OracleCase kOracleCases[] = {
     {"f16_N8_C40_T33", DType::f16, 40, 8, 3, {{2, 11}, {0, 11}, {1, 11}}, kDecayWebRwkv, 0.3f},
     {"f32_N4_C12_T32", DType::f32, 12, 4, 1, {{0, 32}}, kDecayExact, 0.3f},
     {"f32_slot_twice_T33", DType::f32, 256, 64, 2, {{0, 10}, {1, 13}, {0, 10}}, kDecayWebRwkv, 0.3f},
+    {"f16_C4096_T7_2batches", DType::f16, 4096, 64, 2, {{0, 3}, {1, 4}}, kDecayWebRwkv, 0.3f},
 };
 INSTANTIATE_TEST_SUITE_P(Cases, TimeMixOracle, ::testing::ValuesIn(kOracleCases),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// Subnormal results: r and v scaled by 2^-70 put y = r.S near 2^-140, deep in
+// f32's subnormal range, while the state stays normal (about 2^-70). Every
+// rounding into the subnormal range may add up to 2^-150 absolute, so the bound
+// is the usual one plus (2N + 2) * 2^-150 for the N products and sums of y
+// (without it, most outputs fail: the allowance is what makes subnormal
+// results comparable at all).
+TEST(TimeMixEdges, SubnormalOutputsStayWithinTheBoundPlusUnderflow) {
+  const int64_t C = 256, N = 64, B = 1;
+  TimeMixInputs in = make_time_mix_inputs(4242, DType::f32, C, N, {{0, 7}});
+  const float tiny = 0x1p-70f;
+  for (int64_t i = 0; i < C * in.T; ++i) {
+    in.r.view().f32()[i] *= tiny;
+    in.n.view().f32()[C * in.T + i] *= tiny;  // v is slice 1 of stack(k, v, a, kk)
+  }
+  const std::vector<float> state0(size_t(C * (N + 2) * B), 0.0f);
+  const Result got = run_kernel(in, state0, B, kDecayWebRwkv);
+  TimeMixOracleState os(C, N, B);
+  const auto ref = time_mix_v7_oracle(os, in.r.view(), in.z.view(), in.n.view(), in.x.view(), in.cursors,
+                                      double(kDecayWebRwkv));
+  const TensorView y = cview(got.x);
+  int64_t subnormal = 0, failures = 0;
+  for (int64_t e = 0; e < C * in.T; ++e) {
+    const float v = y.get(e);
+    if (v != 0.0f && std::fabs(v) < 0x1p-126f) ++subnormal;
+    const double bound = y_bound_units(e / C) * kU * ref.y_scale[size_t(e)] + double(2 * N + 2) * 0x1p-150;
+    if (!(std::fabs(double(v) - ref.y[size_t(e)]) <= bound)) ++failures;
+  }
+  EXPECT_EQ(failures, 0);
+  EXPECT_GT(subnormal, C * in.T / 2) << "the test must actually produce subnormal outputs";
+}
 
 // ---- bit-exact properties -------------------------------------------------------------
 
