@@ -464,6 +464,29 @@ TEST(MetalMulMm, WithinSummationBoundOfTheOperandOracle) {
   }
 }
 
+// Activations in half's subnormal range (|x| < 2^-14) are rounded to subnormal
+// halves as the Metal kernel loads them; the products stay exact in f32, so the
+// same summation bound holds against the oracle on the same half operands.
+TEST(MetalMulMm, SubnormalHalfActivationsWithinTheOperandOracleBound) {
+  const int64_t K = 512, M = 70, T = 9;
+  const Matrix w = random_q4k_matrix(K, M, 250);
+  std::vector<float> x = random_x(K, T, 251);
+  int64_t subnormal_halves = 0;
+  for (float& v : x) {
+    v *= 0x1p-20f;
+    const uint16_t h = f32_to_f16_bits(v);
+    subnormal_halves += (h & 0x7c00) == 0 && (h & 0x03ff) != 0;
+  }
+  ASSERT_GT(subnormal_halves, K * T * 9 / 10) << "the inputs must really be f16 subnormals";
+  const Oracles o = oracles(w, x, T, kDefaultHighNibbleScale);
+  for (MmaOrder order : kAllMmaOrders) {
+    const std::vector<float> y = run_mm(w, x, T, order);
+    for (size_t i = 0; i < y.size(); ++i)
+      ASSERT_LE(std::fabs(double(y[i]) - o.y1[i]), roundings(order, K) * kU32 * o.abs1[i] * 1.001 + 1e-30)
+          << mma_order_name(order) << " i=" << i;
+  }
+}
+
 // Any two orders are within the sum of their bounds of each other.
 TEST(MetalMulMm, OrderPoliciesAgreeTightly) {
   const Matrix w = random_q4k_matrix(1024, 70, 300);

@@ -165,6 +165,31 @@ TEST(TimeFirstEdge, ZerosAndZeroWeight) {
   EXPECT_EQ(run_kernel(in, k.N).bytes, in.mix.x.bytes);
 }
 
+// Subnormal results: with x = 0, r scaled by 2^-40 and v by 2^-95, each
+// output xx*v lands near 2^-135 (f32 subnormal) while the products p stay
+// normal. The bound gains 2^-149 for the one rounding into the subnormal range.
+TEST(TimeFirstEdges, SubnormalOutputsWithinTheBoundPlusUnderflow) {
+  const Case k{DType::f32, 256, 64, 3};
+  Inputs in = make_inputs(808, k);
+  const int64_t CT = k.C * k.T;
+  for (int64_t e = 0; e < CT; ++e) {
+    in.mix.r.view().f32()[e] *= 0x1p-40f;
+    in.mix.n.view().f32()[CT + e] *= 0x1p-95f;  // v plane
+    in.mix.x.view().f32()[e] = 0.0f;
+  }
+  const Tensor got = run_kernel(in, k.N);
+  const auto ref = time_first_v7_oracle(in.r_k.view(), in.mix.r.view(), in.mix.n.view(), in.mix.x.view(), k.N);
+  const double units = (std::log2(double(k.N)) + 5.0) * 1.01;
+  int64_t subnormal = 0;
+  Tensor y = got;
+  for (int64_t e = 0; e < CT; ++e) {
+    const float v = y.view().get(e);
+    subnormal += v != 0.0f && std::fabs(v) < 0x1p-126f;
+    EXPECT_LE(std::fabs(double(v) - ref.x[size_t(e)]), units * kU * ref.x_mag[size_t(e)] + 0x1p-149) << e;
+  }
+  EXPECT_GT(subnormal, CT / 2) << "the outputs must really be subnormal";
+}
+
 void expect_invalid(const std::function<void()>& f, const std::string& arg) {
   test::expect_error(f, "time_first_v7", arg);
 }
