@@ -1,5 +1,5 @@
 // The .npy reader the known-answer tests rely on: it accepts what np.save
-// writes for '<f4' and '|u1' C-ordered arrays and names the file and field of
+// writes for '<f4', '<f8' and '|u1' C-ordered arrays (and .npz of stored members) and names the file and field of
 // anything else.
 #include <algorithm>
 #include <cmath>

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "reference/formats/blocks.h"
 #include "reference/model/safetensors.h"
 
 namespace rwkv {
@@ -121,6 +122,7 @@ class Loader {
     m.data = reinterpret_cast<const uint8_t*>(halves(t));
     m.data_bytes = size_t(rows * cols) * 2;
     m.owner = w_.owner;
+    blocks::validate_matrix(m, name.c_str());
     w_.matrices[name] = m;
   }
 
