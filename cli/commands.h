@@ -12,5 +12,6 @@ extern int exit_code;
 void add_kernels_command(CLI::App& app);
 void add_ulp_command(CLI::App& app);
 void add_digest_command(CLI::App& app);
+void add_plan_command(CLI::App& app);
 
 }  // namespace rwkv::cli

@@ -72,3 +72,25 @@ TEST(Cli, ZeroThreadsIsBadUsage) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CliPlan, PrintsOneLinePerOpWithTheDispatchCount) {
+  const CliResult r = run_oracle("plan --config 0.4b");
+  ASSERT_EQ(r.status, 0) << r.output;
+  // A header, 44L + 2 ops (L = 24, the host gather included), a summary.
+  EXPECT_EQ(count_lines(r.output), size_t(44 * 24 + 2 + 2));
+  EXPECT_NE(r.output.find("1057 GPU dispatches"), std::string::npos) << r.output.substr(r.output.size() - 200);
+  EXPECT_NE(r.output.find("blocks.3.att.token_shift_r token_shift att_x -> att_rx"), std::string::npos);
+}
+
+TEST(CliPlan, TokensAndUnknownConfig) {
+  const CliResult t = run_oracle("plan --config tiny --tokens 4");
+  ASSERT_EQ(t.status, 0) << t.output;
+  EXPECT_NE(t.output.find("T=4"), std::string::npos) << t.output.substr(0, 200);
+  const CliResult bad = run_oracle("plan --config 13b");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.output.find("unknown model config '13b'"), std::string::npos) << bad.output;
+}
+
+}  // namespace

@@ -1,6 +1,8 @@
 // The .npy reader the known-answer tests rely on: it accepts what np.save
-// writes for '<f4' and '|u1' C-ordered arrays and names the file and field of
+// writes for '<f4', '<f8' and '|u1' C-ordered arrays (and .npz of stored members) and names the file and field of
 // anything else.
+#include <algorithm>
+#include <cmath>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -36,8 +38,8 @@ TEST(NpyHeader, ParsesWhatNumpyWrites) {
 }
 
 TEST(NpyHeader, RejectsOtherArraysNamingFileAndField) {
-  EXPECT_EQ(error_of("a.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }"),
-            "a.npy: field 'descr' is '<f8'; expected '<f4' (little-endian float32) or '|u1' (uint8)");
+  EXPECT_EQ(error_of("a.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }"),
+            "a.npy: field 'descr' is '<i8'; expected '<f4' (little-endian float32), '<f8' (float64) or '|u1' (uint8)");
   EXPECT_EQ(error_of("b.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }"),
             "b.npy: field 'fortran_order' is True; only C-ordered arrays are supported");
   EXPECT_EQ(error_of("c.npy", "{'descr': '<f4', 'fortran_order': False, }"), "c.npy: header has no field 'shape'");
@@ -83,4 +85,26 @@ TEST(NpyFile, ReadsTheSharedVectors) {
 }
 
 }  // namespace
+}  // namespace rwkv::test
+
+namespace rwkv::test {
+// The crosscheck files are float64 .npy and an .npz of stored members.
+TEST(Npy, ReadsFloat64AndStoredNpz) {
+  const std::string dir = std::string(RWKV_SHARED_DIR) + "/crosscheck/";
+  const NpyArray logits = read_npy(dir + "logits_official_f64.npy");
+  EXPECT_EQ(logits.descr, "<f8");
+  logits.require_shape({16, 1024});
+  const std::vector<double> v = logits.f64();
+  ASSERT_EQ(v.size(), 16u * 1024u);
+  double mx = 0;
+  for (double x : v) mx = std::max(mx, std::abs(x));
+  EXPECT_GT(mx, 5.0);  // the README: range -10.3 ... +11.3
+  EXPECT_LT(mx, 12.0);
+  const auto npz = read_npz_stored(dir + "state_official_f64.npz");
+  ASSERT_EQ(npz.size(), 3u);
+  npz.at("att_shift").require_shape({2, 256});
+  npz.at("wkv").require_shape({2, 4, 64, 64});
+  npz.at("ffn_shift").require_shape({2, 256});
+  EXPECT_EQ(npz.at("wkv").f64().size(), 2u * 4u * 64u * 64u);
+}
 }  // namespace rwkv::test

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <span>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -117,8 +119,9 @@ class HeaderParser {
 
 size_t dtype_bytes(const std::string& path, const std::string& descr) {
   if (descr == "<f4") return 4;
+  if (descr == "<f8") return 8;
   if (descr == "|u1" || descr == "<u1" || descr == ">u1") return 1;
-  fail(path, fmt::format("field 'descr' is '{}'; expected '<f4' (little-endian float32) or '|u1' (uint8)", descr));
+  fail(path, fmt::format("field 'descr' is '{}'; expected '<f4' (little-endian float32), '<f8' (float64) or '|u1' (uint8)", descr));
 }
 
 }  // namespace
@@ -133,6 +136,13 @@ std::vector<float> NpyArray::f32() const {
   if (descr != "<f4") fail(path, fmt::format("field 'descr' is '{}', expected '<f4'", descr));
   std::vector<float> v(static_cast<size_t>(numel()));
   std::memcpy(v.data(), bytes.data(), v.size() * 4);  // x86-64 and aarch64 are little-endian
+  return v;
+}
+
+std::vector<double> NpyArray::f64() const {
+  if (descr != "<f8") fail(path, fmt::format("field 'descr' is '{}', expected '<f8'", descr));
+  std::vector<double> v(static_cast<size_t>(numel()));
+  std::memcpy(v.data(), bytes.data(), v.size() * 8);  // x86-64 and aarch64 are little-endian
   return v;
 }
 
@@ -151,10 +161,17 @@ void parse_npy_header(const std::string& path, const std::string& header, NpyArr
   dtype_bytes(path, out.descr);
 }
 
-NpyArray read_npy(const std::string& path) {
+namespace {
+std::vector<uint8_t> read_file_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(path, "cannot open file");
-  const std::vector<uint8_t> file((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+}  // namespace
+
+NpyArray read_npy(const std::string& path) { return parse_npy(path, read_file_bytes(path), false); }
+
+NpyArray parse_npy(const std::string& path, std::span<const uint8_t> file, bool allow_trailing) {
   static const uint8_t kMagic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
   if (file.size() < 10 || std::memcmp(file.data(), kMagic, 6) != 0) fail(path, "not a .npy file (bad magic)");
   const int major = file[6];
@@ -176,10 +193,47 @@ NpyArray read_npy(const std::string& path) {
   parse_npy_header(path, header, out);
   const size_t data_at = header_at + header_len;
   const size_t want = size_t(out.numel()) * dtype_bytes(path, out.descr);
-  if (file.size() - data_at != want)
+  if (file.size() - data_at < want || (!allow_trailing && file.size() - data_at != want))
     fail(path, fmt::format("data holds {} bytes, expected {} for shape ({}) and descr '{}'", file.size() - data_at,
                            want, fmt::join(out.shape, ", "), out.descr));
-  out.bytes.assign(file.begin() + std::ptrdiff_t(data_at), file.end());
+  out.bytes.assign(file.begin() + std::ptrdiff_t(data_at), file.begin() + std::ptrdiff_t(data_at + want));
+  return out;
+}
+
+// A zip local file header: signature PK\3\4, the compression method at byte
+// 8, name and extra-field lengths at 26 and 28, the name at 30, then the data.
+// A stored member's data is the .npy image itself; its length comes from the
+// .npy header, so the (possibly deferred, zip64) size fields are not needed.
+std::map<std::string, NpyArray> read_npz_stored(const std::string& path) {
+  const std::vector<uint8_t> file = read_file_bytes(path);
+  auto u16 = [&](size_t at) { return size_t(file[at]) | size_t(file[at + 1]) << 8; };
+  std::map<std::string, NpyArray> out;
+  size_t at = 0;
+  while (at + 30 <= file.size() && file[at] == 'P' && file[at + 1] == 'K' && file[at + 2] == 3 &&
+         file[at + 3] == 4) {
+    const size_t method = u16(at + 8), name_len = u16(at + 26), extra_len = u16(at + 28);
+    if (at + 30 + name_len + extra_len > file.size()) fail(path, "zip member header runs past the end");
+    std::string name(reinterpret_cast<const char*>(file.data() + at + 30), name_len);
+    if (method != 0)
+      fail(path, fmt::format("member '{}' is compressed (method {}); only stored members are read", name, method));
+    const size_t data_at = at + 30 + name_len + extra_len;
+    NpyArray a = parse_npy(path + ":" + name, std::span(file).subspan(data_at), true);
+    size_t image = a.bytes.size();
+    // The image's own header length: find where the data started.
+    const size_t header_len = file[data_at + 6] == 1 ? 10 + u16(data_at + 8)
+                                                      : 12 + (u16(data_at + 8) | u16(data_at + 10) << 16);
+    image += header_len;
+    if (name.size() > 4 && name.ends_with(".npy")) name.resize(name.size() - 4);
+    out.emplace(name, std::move(a));
+    at = data_at + image;
+    // Streamed members are followed by a data descriptor (optional signature
+    // PK\7\8, CRC, sizes: 12 or 20 bytes after it); skip to the next header.
+    while (at + 4 <= file.size() && !(file[at] == 'P' && file[at + 1] == 'K' &&
+                                      ((file[at + 2] == 3 && file[at + 3] == 4) ||
+                                       (file[at + 2] == 1 && file[at + 3] == 2))))
+      ++at;
+  }
+  if (out.empty()) fail(path, "no stored zip members found");
   return out;
 }
 
