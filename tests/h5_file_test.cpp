@@ -18,6 +18,8 @@
 #include "reference/util/sha256.h"
 #include "vectors/h5_file.h"
 
+#include <hdf5.h>
+
 namespace rwkv::vectors {
 namespace {
 
@@ -264,9 +266,46 @@ TEST_F(H5FileTest, ReaderErrorsNameFilePathAndExpectation) {
   expect_h5_error([&] { r.members("/nope"); }, path, "/nope", "no such group");
   expect_h5_error([&] { r.attr_f64("/provenance", "missing"); }, path, "/provenance", "no attribute 'missing'");
   expect_h5_error([&] { r.attr_f64("/provenance", "tool_version"); }, path, "'tool_version'", "expected a scalar f64");
-  expect_h5_error([&] { r.attr_string("/provenance", "seed"); }, path, "'seed'", "expected a fixed-length string");
+  expect_h5_error([&] { r.attr_string("/provenance", "seed"); }, path, "'seed'", "expected a string");
   expect_h5_error([&] { r.attr_i64("/provenance", "seed"); }, path, "'seed'", "expected a scalar i64");
   expect_h5_error([&] { r.attr_u64("/nowhere", "seed"); }, path, "/nowhere", "no such object");
+}
+
+// Files from other tools (h5py): variable-length string attributes are read;
+// types we do not write (big-endian, 16-bit integers) are reported, not
+// converted.
+TEST_F(H5FileTest, ForeignTypesAreReadOrReported) {
+  const std::string path = file("foreign.h5");
+  {
+    const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    const hsize_t n = 2;
+    const hid_t space = H5Screate_simple(1, &n, nullptr);
+    const double be[2] = {1.0, 2.0};
+    const hid_t d1 = H5Dcreate2(f, "/be", H5T_IEEE_F64BE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d1, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, be);
+    const int16_t s16[2] = {1, -1};
+    const hid_t d2 = H5Dcreate2(f, "/i16", H5T_STD_I16LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d2, H5T_NATIVE_INT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, s16);
+    const hid_t str = H5Tcopy(H5T_C_S1);
+    H5Tset_size(str, H5T_VARIABLE);
+    const hid_t scalar = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(f, "note", str, scalar, H5P_DEFAULT, H5P_DEFAULT);
+    const char* text = "written by h5py";
+    H5Awrite(a, str, &text);
+    H5Aclose(a);
+    H5Tclose(str);
+    H5Sclose(scalar);
+    H5Dclose(d1);
+    H5Dclose(d2);
+    H5Sclose(space);
+    H5Fclose(f);
+  }
+  const H5Reader r(path);
+  EXPECT_EQ(r.attr_string("/", "note"), "written by h5py");
+  expect_h5_error([&] { r.read_f64("/be"); }, path, "/be", "unsupported element type", "float of 8 bytes, big-endian");
+  expect_h5_error([&] { r.info("/i16"); }, path, "/i16", "signed integer of 2 bytes");
+  EXPECT_EQ(r.members("/"), (std::vector<std::string>{"be", "i16"}));  // name order: no creation index
 }
 
 }  // namespace

@@ -168,6 +168,7 @@ class H5Reader {
   std::vector<float> read_f16_as_f32(const std::string& path, const std::optional<Dims>& dims = {}) const;
 
   bool has_attr(const std::string& object, const std::string& name) const;
+  // Fixed-length (ours) or variable-length (h5py's default) strings.
   std::string attr_string(const std::string& object, const std::string& name) const;
   double attr_f64(const std::string& object, const std::string& name) const;
   int64_t attr_i64(const std::string& object, const std::string& name) const;

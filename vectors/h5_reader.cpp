@@ -151,8 +151,17 @@ bool is_scalar(hid_t attr) {
 std::string H5Reader::attr_string(const std::string& object, const std::string& name) const {
   const Hid attr = open_attr(object, name);
   const Hid type = own_type(H5Aget_type(attr.get()));
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0 || !is_scalar(attr.get()))
-    fail(object, fmt::format("attribute '{}': expected a fixed-length string", name));
+  if (H5Tget_class(type.get()) != H5T_STRING || !is_scalar(attr.get()))
+    fail(object, fmt::format("attribute '{}': expected a string", name));
+  if (H5Tis_variable_str(type.get()) > 0) {
+    // Variable-length, as h5py writes str attributes: HDF5 allocates the
+    // buffer, we copy and free it.
+    char* p = nullptr;
+    if (H5Aread(attr.get(), type.get(), &p) < 0) fail(object, fmt::format("attribute '{}': read failed", name));
+    std::string s = p ? p : "";
+    H5free_memory(p);
+    return s;
+  }
   std::string s(H5Tget_size(type.get()), '\0');
   if (H5Aread(attr.get(), type.get(), s.data()) < 0) fail(object, fmt::format("attribute '{}': read failed", name));
   s.erase(s.find_last_not_of('\0') + 1);  // NULLPAD / NULLTERM padding
