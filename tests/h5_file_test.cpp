@@ -200,6 +200,38 @@ TEST_F(H5FileTest, SameContentGivesIdenticalBytes) {
   EXPECT_NE(sha256_file_hex(a), sha256_file_hex(c));
 }
 
+// The sample's bytes, pinned: a change means the file format drifted (an
+// HDF5 or zlib other than Debian 12's 1.10.8 / 1.2.13, or a change here), and
+// golden files written before and after would no longer be byte-identical.
+TEST_F(H5FileTest, SampleBytesArePinned) {
+  const std::string path = file("pinned.h5");
+  write_sample(path);
+  EXPECT_EQ(sha256_file_hex(path), "f2d439102904752c884b47fd781b8844d71d3e503351da55089bed50e9fee4d2");
+}
+
+// Tensors go to disk as they are written: writing 64 MiB of f32 must not
+// grow the process by anything like that.
+TEST_F(H5FileTest, MemoryStaysBoundedWhileStreaming) {
+  auto rss_bytes = [] {
+    std::ifstream statm("/proc/self/statm");
+    uint64_t size = 0, resident = 0;
+    statm >> size >> resident;
+    return resident * uint64_t(::sysconf(_SC_PAGESIZE));
+  };
+  const std::string path = file("stream.h5");
+  std::vector<float> x(1 << 16);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 1000);  // compresses fast
+  H5Writer w(path);
+  w.write_f32("/warmup", x, {x.size()});
+  const uint64_t before = rss_bytes();
+  for (int i = 0; i < 256; ++i) w.write_f32("/steps/" + std::to_string(i) + "/x", x, {256, 256});
+  const uint64_t grown = rss_bytes() - std::min(before, rss_bytes());
+  w.close();
+  RecordProperty("rss_growth_bytes", std::to_string(grown));
+  EXPECT_LT(grown, uint64_t(16) << 20) << "RSS grew by " << grown << " bytes while writing 64 MiB";
+  EXPECT_EQ(H5Reader(path).members("/steps").size(), 256u);
+}
+
 TEST_F(H5FileTest, NeverOverwritesUnlessAsked) {
   const std::string path = file("kept.h5");
   { std::ofstream(path) << "user data"; }
