@@ -2,7 +2,9 @@
 // Pieces shared by the HDF5 writer and reader: the in-memory and on-disk
 // types of each H5Type, error silencing, and path helpers. Internal to
 // vectors/.
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <hdf5.h>
@@ -10,6 +12,10 @@
 #include "vectors/h5_file.h"
 
 namespace rwkv::vectors::detail {
+
+// Hid stores ids as int64_t and closes them through int (*)(int64_t), which
+// is what hid_t and herr_t are from HDF5 1.10 on.
+static_assert(std::is_same_v<hid_t, int64_t> && std::is_same_v<herr_t, int>);
 
 // HDF5 prints its error stack to stderr by default; we turn that off once and
 // report our own messages instead.

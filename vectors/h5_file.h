@@ -21,6 +21,16 @@
 // Shapes are HDF5/numpy order, slowest dimension first; numpy_dims() maps the
 // kernels' Shape ([d0, d1, d2], d0 fastest) to it.
 //
+// Typical use (the forward pass writes each op output as it is produced):
+//   H5Writer w("run.h5");
+//   w.set_attr("/", "schema", "rwkv-oracle-golden/1");
+//   w.write_i32("/inputs/tokens", tokens, {tokens.size()});
+//   w.write_tensor("/steps/0/layers/0/att.02.xa", xa);      // parents created
+//   w.set_attr("/steps/0/layers/0/att.02.xa", "max_abs_err_f64", err);
+//   w.close();                                              // now run.h5 exists
+//   H5Reader r("run.h5");
+//   std::vector<uint16_t> h = r.read_f16_bits("/steps/0/layers/0/att.02.xa", Dims{1, T, C});
+//
 // The HDF5 library used here is not thread-safe: use one file object from one
 // thread at a time.
 #include <cstdint>
