@@ -1,0 +1,241 @@
+// H5Writer: deterministic, streaming creation of a golden file.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "vectors/h5_detail.h"
+
+namespace rwkv::vectors {
+namespace {
+
+using namespace detail;
+
+// Chunks hold at most this many elements (256 KiB of f32): small enough that
+// HDF5's 1 MiB per-dataset chunk cache holds one, large enough to compress.
+constexpr uint64_t kChunkElements = uint64_t(1) << 16;
+constexpr unsigned kDeflateLevel = 4;
+
+// The chunk shape is a pure function of the dataset shape, so the same data
+// always gives the same chunks: halve the slowest dimension that is still
+// above 1 until a chunk fits kChunkElements.
+std::vector<hsize_t> chunk_dims(const Dims& dims) {
+  std::vector<hsize_t> c(dims.begin(), dims.end());
+  for (hsize_t& d : c) d = std::max<hsize_t>(d, 1);  // chunks cannot be empty
+  auto count = [&] {
+    uint64_t n = 1;
+    for (hsize_t d : c) n *= d;
+    return n;
+  };
+  while (count() > kChunkElements) {
+    for (hsize_t& d : c)
+      if (d > 1) { d = (d + 1) / 2; break; }
+  }
+  return c;
+}
+
+// Object creation properties shared by groups and datasets: no access,
+// modification, change or birth times (the only non-deterministic bytes HDF5
+// would otherwise write).
+void no_times(hid_t plist) { H5Pset_obj_track_times(plist, false); }
+
+std::string temp_name_for(const std::string& path) {
+  // Beside the target, so the final rename stays on one file system. The
+  // process id keeps concurrent writers of the same target apart; the name
+  // is not stored in the file, so it does not affect its bytes.
+  return fmt::format("{}.partial-{}", path, ::getpid());
+}
+
+}  // namespace
+
+H5Writer::H5Writer(std::string path, Overwrite overwrite)
+    : path_(std::move(path)), temp_(temp_name_for(path_)), overwrite_(overwrite) {
+  silence_hdf5_errors();
+  if (overwrite_ == Overwrite::no && std::filesystem::exists(path_))
+    throw H5Error(fmt::format("{}: already exists; refusing to overwrite it", path_));
+
+  // Fixed format versions (1.8 objects, readable by every HDF5 since 1.8 and
+  // by h5py): the layout must not change with the library's defaults.
+  const Hid fapl = own_plist(H5Pcreate(H5P_FILE_ACCESS));
+  H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18);
+  const Hid fcpl = own_plist(H5Pcreate(H5P_FILE_CREATE));
+  no_times(fcpl.get());  // the root group's own times
+  H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  // EXCL: a stale temporary file of the same name is someone else's.
+  const hid_t f = H5Fcreate(temp_.c_str(), H5F_ACC_EXCL, fcpl.get(), fapl.get());
+  if (f < 0) throw H5Error(fmt::format("{}: cannot create the temporary file {}", path_, temp_));
+  file_ = Hid(f, &H5Fclose);
+  open_ = true;
+}
+
+H5Writer::H5Writer(H5Writer&& o) noexcept
+    : path_(std::move(o.path_)), temp_(std::move(o.temp_)), overwrite_(o.overwrite_),
+      file_(std::move(o.file_)), open_(o.open_) {
+  o.open_ = false;
+}
+
+H5Writer::~H5Writer() { discard(); }
+
+void H5Writer::discard() noexcept {
+  if (!open_) return;
+  open_ = false;
+  file_.reset();
+  std::remove(temp_.c_str());
+}
+
+void H5Writer::fail(const std::string& object, const std::string& what) const {
+  throw H5Error(fmt::format("{}: {}: {}", path_, object, what));
+}
+
+void H5Writer::create_group(const std::string& path) {
+  if (!open_) fail(path, "file is already closed");
+  const Hid gcpl = own_plist(H5Pcreate(H5P_GROUP_CREATE));
+  no_times(gcpl.get());
+  // Members are listed in the order they were written (steps 0, 1, 2, ...,
+  // not "0", "1", "10", "2").
+  H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  std::string so_far;
+  for (const std::string& part : split_path(path)) {
+    so_far += "/" + part;
+    if (H5Lexists(file_.get(), so_far.c_str(), H5P_DEFAULT) > 0) {
+      const Hid obj = own_object(H5Oopen(file_.get(), so_far.c_str(), H5P_DEFAULT));
+      if (!obj.valid() || H5Iget_type(obj.get()) != H5I_GROUP) fail(so_far, "exists and is not a group");
+      continue;
+    }
+    const hid_t g = H5Gcreate2(file_.get(), so_far.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT);
+    if (g < 0) fail(so_far, "cannot create group");
+    H5Gclose(g);
+  }
+}
+
+void H5Writer::write_raw(const std::string& path, H5Type type, const void* data, size_t n, const Dims& dims) {
+  if (!open_) fail(path, "file is already closed");
+  uint64_t numel = 1;
+  for (uint64_t d : dims) numel *= d;
+  if (numel != n)
+    fail(path, fmt::format("{} elements given for shape {} ({} elements)", n, dims_str(dims), numel));
+  const std::vector<std::string> parts = split_path(path);
+  if (parts.empty()) fail(path, "a dataset needs a name");
+  std::string parent;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) parent += "/" + parts[i];
+  if (!parent.empty()) create_group(parent);
+  if (path_exists(file_.get(), path)) fail(path, "already exists");
+
+  const std::vector<hsize_t> hdims(dims.begin(), dims.end());
+  const Hid space = own_space(dims.empty() ? H5Screate(H5S_SCALAR)
+                                           : H5Screate_simple(int(hdims.size()), hdims.data(), nullptr));
+  const Hid dcpl = own_plist(H5Pcreate(H5P_DATASET_CREATE));
+  no_times(dcpl.get());
+  if (!dims.empty()) {
+    // Chunked, byte-shuffled, then deflated: shuffle groups the exponent
+    // bytes of neighbouring floats together, which deflate handles well.
+    const std::vector<hsize_t> chunk = chunk_dims(dims);
+    H5Pset_chunk(dcpl.get(), int(chunk.size()), chunk.data());
+    H5Pset_shuffle(dcpl.get());
+    H5Pset_deflate(dcpl.get(), kDeflateLevel);
+  }
+  const Hid ftype = file_type(type);
+  const Hid ds(H5Dcreate2(file_.get(), path.c_str(), ftype.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+               &H5Dclose);
+  if (!ds.valid()) fail(path, fmt::format("cannot create {} dataset of shape {}", h5_type_name(type), dims_str(dims)));
+  // The memory type is the file type: HDF5 copies bytes, converts nothing
+  // (our data is little-endian, as on every platform this project supports).
+  if (n > 0 && H5Dwrite(ds.get(), ftype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    fail(path, "write failed");
+}
+
+void H5Writer::write_f32(const std::string& p, std::span<const float> d, const Dims& dims) {
+  write_raw(p, H5Type::f32, d.data(), d.size(), dims);
+}
+void H5Writer::write_f64(const std::string& p, std::span<const double> d, const Dims& dims) {
+  write_raw(p, H5Type::f64, d.data(), d.size(), dims);
+}
+void H5Writer::write_i32(const std::string& p, std::span<const int32_t> d, const Dims& dims) {
+  write_raw(p, H5Type::i32, d.data(), d.size(), dims);
+}
+void H5Writer::write_u32(const std::string& p, std::span<const uint32_t> d, const Dims& dims) {
+  write_raw(p, H5Type::u32, d.data(), d.size(), dims);
+}
+void H5Writer::write_u64(const std::string& p, std::span<const uint64_t> d, const Dims& dims) {
+  write_raw(p, H5Type::u64, d.data(), d.size(), dims);
+}
+void H5Writer::write_f16_bits(const std::string& p, std::span<const uint16_t> d, const Dims& dims) {
+  write_raw(p, H5Type::f16, d.data(), d.size(), dims);
+}
+void H5Writer::write_f16(const std::string& p, std::span<const f16> d, const Dims& dims) {
+  write_raw(p, H5Type::f16, d.data(), d.size(), dims);
+}
+void H5Writer::write_tensor(const std::string& p, const TensorView& t) {
+  const H5Type type = t.dtype == DType::f16 ? H5Type::f16 : H5Type::f32;
+  write_raw(p, type, t.data, size_t(t.numel()), numpy_dims(t.shape));
+}
+
+void H5Writer::set_attr_raw(const std::string& object, const std::string& name, hid_t type, const void* value) {
+  if (!open_) fail(object, "file is already closed");
+  const Hid obj = own_object(H5Oopen(file_.get(), object.c_str(), H5P_DEFAULT));
+  if (!obj.valid()) fail(object, fmt::format("no such object to set attribute '{}' on", name));
+  if (H5Aexists(obj.get(), name.c_str()) > 0) fail(object, fmt::format("attribute '{}' already set", name));
+  const Hid space = own_space(H5Screate(H5S_SCALAR));
+  const Hid attr = own_attr(H5Acreate2(obj.get(), name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT));
+  if (!attr.valid() || H5Awrite(attr.get(), type, value) < 0)
+    fail(object, fmt::format("cannot write attribute '{}'", name));
+}
+
+void H5Writer::set_attr(const std::string& object, const std::string& name, const std::string& value) {
+  const Hid type = own_type(H5Tcopy(H5T_C_S1));
+  // Fixed length, padded with NULs (HDF5 does not allow a size of 0).
+  H5Tset_size(type.get(), std::max<size_t>(value.size(), 1));
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  std::string buf = value;
+  buf.resize(std::max<size_t>(value.size(), 1), '\0');
+  set_attr_raw(object, name, type.get(), buf.data());
+}
+void H5Writer::set_attr(const std::string& object, const std::string& name, double value) {
+  set_attr_raw(object, name, H5T_IEEE_F64LE, &value);
+}
+void H5Writer::set_attr(const std::string& object, const std::string& name, int64_t value) {
+  set_attr_raw(object, name, H5T_STD_I64LE, &value);
+}
+void H5Writer::set_attr(const std::string& object, const std::string& name, uint64_t value) {
+  set_attr_raw(object, name, H5T_STD_U64LE, &value);
+}
+
+void H5Writer::close() {
+  if (!open_) throw H5Error(fmt::format("{}: already closed", path_));
+  if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0) {
+    discard();
+    throw H5Error(fmt::format("{}: flushing {} failed", path_, temp_));
+  }
+  // H5Fclose only really closes once no object in the file is open; every
+  // handle here is scoped, so the file is complete on disk after this.
+  const hid_t f = file_.release();
+  open_ = false;
+  if (H5Fclose(f) < 0) {
+    std::remove(temp_.c_str());
+    throw H5Error(fmt::format("{}: closing {} failed", path_, temp_));
+  }
+  if (overwrite_ == Overwrite::yes) {
+    if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
+      const int err = errno;
+      std::remove(temp_.c_str());
+      throw H5Error(fmt::format("{}: cannot move {} into place: {}", path_, temp_, std::strerror(err)));
+    }
+    return;
+  }
+  // link() fails if the target exists, so a file that appeared after we
+  // started is never replaced (rename() would replace it silently).
+  const int rc = ::link(temp_.c_str(), path_.c_str());
+  const int err = errno;
+  std::remove(temp_.c_str());
+  if (rc != 0)
+    throw H5Error(fmt::format("{}: cannot move {} into place: {}", path_, temp_,
+                              err == EEXIST ? "the file appeared meanwhile; refusing to overwrite it"
+                                            : std::strerror(err)));
+}
+
+}  // namespace rwkv::vectors
