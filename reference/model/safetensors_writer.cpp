@@ -1,0 +1,95 @@
+#include "reference/model/safetensors_writer.h"
+
+#include <unistd.h>
+
+#include <bit>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace rwkv {
+
+int64_t StEntry::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string safetensors_header(const std::vector<StEntry>& entries) {
+  // Tensor names are plain ASCII model names; anything that would need JSON
+  // escaping is refused rather than escaped.
+  std::string json = R"({"__metadata__":{"format":"pt"})";
+  uint64_t offset = 0;
+  for (const StEntry& e : entries) {
+    for (char c : e.name)
+      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
+        throw std::invalid_argument(fmt::format("safetensors: tensor name '{}' needs escaping", e.name));
+    const uint64_t bytes = uint64_t(e.numel()) * 2;
+    json += fmt::format(R"(,"{}":{{"dtype":"F16","shape":[{}],"data_offsets":[{},{}]}})", e.name,
+                        fmt::join(e.shape, ","), offset, offset + bytes);
+    offset += bytes;
+  }
+  json += "}";
+  json.append((8 - json.size() % 8) % 8, ' ');  // data starts 8-byte aligned
+  std::string out(8, '\0');
+  const uint64_t n = json.size();
+  for (int i = 0; i < 8; ++i) out[size_t(i)] = char((n >> (8 * i)) & 0xff);
+  return out + json;
+}
+
+SafetensorsWriter::SafetensorsWriter(std::string path, std::vector<StEntry> entries, bool force)
+    : path_(std::move(path)), entries_(std::move(entries)) {
+  if (!force && std::filesystem::exists(path_))
+    throw std::runtime_error(fmt::format("{}: already exists (use --force to overwrite)", path_));
+  // The pid keeps two concurrent writers of the same path apart.
+  tmp_ = fmt::format("{}.tmp{}", path_, ::getpid());
+  const std::string header = safetensors_header(entries_);
+  file_ = std::fopen(tmp_.c_str(), "wb");
+  if (!file_) throw std::runtime_error(fmt::format("{}: cannot create: {}", tmp_, std::strerror(errno)));
+  if (std::fwrite(header.data(), 1, header.size(), file_) != header.size())
+    throw std::runtime_error(fmt::format("{}: write failed", tmp_));
+}
+
+SafetensorsWriter::~SafetensorsWriter() {
+  if (file_) {
+    std::fclose(file_);
+    std::remove(tmp_.c_str());
+  }
+}
+
+const StEntry& SafetensorsWriter::next() const {
+  if (written_ >= entries_.size()) throw std::logic_error(fmt::format("{}: every tensor already written", path_));
+  return entries_[written_];
+}
+
+void SafetensorsWriter::write(std::span<const uint16_t> bits) {
+  const StEntry& e = next();
+  if (int64_t(bits.size()) != e.numel())
+    throw std::logic_error(fmt::format("{}: tensor '{}' needs {} values, got {}", path_, e.name, e.numel(),
+                                       bits.size()));
+  static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian");
+  if (std::fwrite(bits.data(), 2, bits.size(), file_) != bits.size())
+    throw std::runtime_error(fmt::format("{}: write failed: {}", tmp_, std::strerror(errno)));
+  ++written_;
+}
+
+void SafetensorsWriter::finish() {
+  if (written_ != entries_.size())
+    throw std::logic_error(fmt::format("{}: {} of {} tensors written", path_, written_, entries_.size()));
+  const int rc = std::fclose(file_);
+  file_ = nullptr;
+  if (rc != 0) {
+    std::remove(tmp_.c_str());
+    throw std::runtime_error(fmt::format("{}: close failed", tmp_));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp_, path_, ec);
+  if (ec) {
+    std::remove(tmp_.c_str());
+    throw std::runtime_error(fmt::format("{}: cannot rename into place: {}", path_, ec.message()));
+  }
+}
+
+}  // namespace rwkv

@@ -1,0 +1,166 @@
+// The synthetic model writer: the file loads as the preset it was asked for,
+// the same seed gives the same bytes, and the forward pass on it stays finite
+// with logits of a trained-model-like spread in both activation precisions.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "reference/forward/executor.h"
+#include "reference/model/safetensors.h"
+#include "reference/model/synth.h"
+
+namespace rwkv {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh path in the temporary directory, removed at scope exit.
+struct TempFile {
+  std::string path;
+  explicit TempFile(const std::string& tag)
+      : path((fs::temp_directory_path() / ("synth_test_" + tag + "_" + std::to_string(::getpid()) + ".st")).string()) {
+    fs::remove(path);
+  }
+  ~TempFile() { fs::remove(path); }
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
+TEST(Synth, TinyLoadsAsThePresetWithEveryShape) {
+  const plan::ModelConfig want = plan::preset("tiny");
+  TempFile t("tiny");
+  synth_safetensors(want, 1, t.path, false);
+  const Rwkv7Weights w = load_rwkv7_safetensors(t.path);
+  const plan::ModelConfig& got = w.config;
+  EXPECT_EQ(got.L, want.L);
+  EXPECT_EQ(got.C, want.C);
+  EXPECT_EQ(got.N, want.N);
+  EXPECT_EQ(got.V, want.V);
+  EXPECT_EQ(got.F, want.F);
+  EXPECT_EQ(got.Dw, want.Dw);
+  EXPECT_EQ(got.Da, want.Da);
+  EXPECT_EQ(got.Dv, want.Dv);
+  EXPECT_EQ(got.Dg, want.Dg);
+  EXPECT_TRUE(w.notes.empty());  // every tensor F16: nothing converted
+  const SafetensorsFile f = SafetensorsFile::open(t.path);
+  const std::vector<StEntry> layout = synth_layout(want);
+  ASSERT_EQ(f.tensors().size(), layout.size());
+  for (const StEntry& e : layout) {
+    ASSERT_TRUE(f.has(e.name)) << e.name;
+    EXPECT_EQ(f.get(e.name).shape, e.shape) << e.name;
+    EXPECT_EQ(f.get(e.name).dtype, StDType::f16) << e.name;
+  }
+  EXPECT_EQ(f.metadata().at("format"), "pt");
+  // LoRA factors are stored transposed (spec 7.1): w1 is (Dw, C).
+  EXPECT_EQ(f.get("blocks.0.att.w1").shape, (std::vector<int64_t>{want.Dw, want.C}));
+  EXPECT_EQ(f.get("blocks.0.att.w2").shape, (std::vector<int64_t>{want.C, want.Dw}));
+}
+
+TEST(Synth, SameSeedSameBytesOtherSeedOtherBytes) {
+  const plan::ModelConfig c = plan::preset("tiny");
+  TempFile a("a"), b("b"), o("o");
+  synth_safetensors(c, 7, a.path, false);
+  synth_safetensors(c, 7, b.path, false);
+  synth_safetensors(c, 8, o.path, false);
+  const std::string ba = slurp(a.path);
+  EXPECT_EQ(ba, slurp(b.path));
+  EXPECT_NE(ba, slurp(o.path));
+  EXPECT_EQ(ba.size(), slurp(o.path).size());
+  // Header framing: length LE, JSON padded with spaces to a multiple of 8.
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(uint8_t(ba[size_t(i)])) << (8 * i);
+  EXPECT_EQ(n % 8, 0u);
+  EXPECT_EQ(ba.substr(8, 31), R"({"__metadata__":{"format":"pt"})");
+}
+
+TEST(Synth, RefusesToOverwriteUnlessForced) {
+  const plan::ModelConfig c = plan::preset("tiny");
+  TempFile t("exists");
+  { std::ofstream(t.path) << "keep me"; }
+  EXPECT_THROW(synth_safetensors(c, 1, t.path, false), std::runtime_error);
+  EXPECT_EQ(slurp(t.path), "keep me");
+  synth_safetensors(c, 1, t.path, true);
+  EXPECT_NO_THROW(load_rwkv7_safetensors(t.path));
+}
+
+struct Spread {
+  double mean = 0, std = 0, lo = 1e30, hi = -1e30;
+  bool finite = true;
+};
+
+Spread spread(const std::vector<float>& v) {
+  Spread s;
+  for (float x : v) {
+    s.finite = s.finite && std::isfinite(x);
+    s.mean += x;
+    s.lo = std::min(s.lo, double(x));
+    s.hi = std::max(s.hi, double(x));
+  }
+  s.mean /= double(v.size());
+  for (float x : v) s.std += (x - s.mean) * (x - s.mean);
+  s.std = std::sqrt(s.std / double(v.size()));
+  return s;
+}
+
+// Logits of a few tokens (single steps, then a chunk): finite, std 0.5..20.
+void expect_sane_forward(const plan::ModelConfig& c, uint64_t seed) {
+  TempFile t(c.name);
+  synth_safetensors(c, seed, t.path, false);
+  const Rwkv7Weights w = load_rwkv7_safetensors(t.path);
+  for (DType act : {DType::f32, DType::f16}) {
+    forward::Executor ex(w, {act, kDecayWebRwkv, true});
+    std::vector<std::vector<float>> runs;
+    for (uint32_t tok : {1u, 500u, 17u}) runs.push_back(ex.step(std::span(&tok, 1)));
+    const std::vector<uint32_t> chunk = {3, 999, 42, 256};
+    runs.push_back(ex.step(chunk));
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const Spread s = spread(runs[i]);
+      EXPECT_TRUE(s.finite) << c.name << " " << dtype_name(act) << " step " << i;
+      EXPECT_GT(s.std, 0.5) << c.name << " " << dtype_name(act) << " step " << i;
+      EXPECT_LT(s.std, 20.0) << c.name << " " << dtype_name(act) << " step " << i;
+      std::printf("[synth] %s %s step %zu: logits mean %.3f std %.3f range %.2f .. %.2f\n", c.name.c_str(),
+                  dtype_name(act), i, s.mean, s.std, s.lo, s.hi);
+    }
+  }
+}
+
+TEST(Synth, TinyForwardIsFiniteWithSensibleSpread) { expect_sane_forward(plan::preset("tiny"), 3); }
+
+// 0.1b's layers (L 12, C 768, formula ranks) with a small vocabulary: the
+// layer stack is what must keep activations in f16 range; V only sizes emb/head.
+TEST(Synth, Layers01bForwardIsFiniteWithSensibleSpread) {
+  expect_sane_forward(plan::config_from_formula("0.1b-v1024", 12, 768, 1024), 4);
+}
+
+int run_cli(const std::string& args) {
+  const std::string cmd = std::string(RWKV_ORACLE_CLI) + " " + args + " >/dev/null 2>&1";
+  const int st = std::system(cmd.c_str());
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(Synth, CliWritesThenRefusesWithoutForce) {
+  TempFile t("cli");
+  EXPECT_EQ(run_cli("synth --config tiny --out " + t.path), 0);
+  EXPECT_NO_THROW(load_rwkv7_safetensors(t.path));
+  EXPECT_EQ(run_cli("synth --config tiny --out " + t.path), 2);
+  EXPECT_EQ(run_cli("synth --config tiny --force --out " + t.path), 0);
+  EXPECT_EQ(run_cli("synth --config 3b --out " + t.path + ".x"), 2);
+  EXPECT_EQ(run_cli("synth --config tiny --format onnx --out " + t.path + ".x"), 2);
+  EXPECT_FALSE(fs::exists(t.path + ".x"));
+}
+
+}  // namespace
+}  // namespace rwkv
