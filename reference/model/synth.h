@@ -8,6 +8,8 @@
 // Determinism: every value comes from one rwkv::Rng(seed) stream, drawn
 // tensor by tensor in file order and, within a tensor, in its .pth (BlinkDL)
 // row-major order; each value is rounded once to f16. Same seed, same bytes.
+// The init curves use std::pow in double: a last-ulp libm difference
+// changes a byte only if it straddles an f16 rounding boundary.
 #include <cstdint>
 #include <string>
 #include <vector>
