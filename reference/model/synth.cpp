@@ -75,9 +75,11 @@ Gen generator(const plan::ModelConfig& c, const std::string& name) {
   // Token-shift mixes: RWKV-7's init curves 1 - (i/C)^(p * shrink).
   static const std::pair<const char*, double> mixes[] = {{"x_r", 0.2}, {"x_w", 0.9}, {"x_k", 0.7},
                                                          {"x_v", 0.7}, {"x_a", 0.9}, {"x_g", 0.2}};
-  for (const auto& [m, p] : mixes)
-    if (last == m)
+  for (const auto& [m, power] : mixes)
+    if (last == m) {
+      const double p = power;  // a copy: Clang 14 cannot capture a structured binding
       return per_channel([=](int64_t i) { return 1.0 - std::pow(cv.frac(i), p * shrink); }, 0.1, true);
+    }
   if (last == "w0")  // decay spread about -8 .. +3, steeper in deeper layers
     return per_channel(
         [=](int64_t i) {
