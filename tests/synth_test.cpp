@@ -96,6 +96,15 @@ TEST(Synth, RefusesToOverwriteUnlessForced) {
   EXPECT_NO_THROW(load_rwkv7_safetensors(t.path));
 }
 
+TEST(Synth, AnUnwritableOutputIsNamedInTheError) {
+  try {
+    synth_safetensors(plan::preset("tiny"), 1, "/nonexistent-dir/model.st", false);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("/nonexistent-dir/model.st: cannot create", 0), 0u) << e.what();
+  }
+}
+
 struct Spread {
   double mean = 0, std = 0, lo = 1e30, hi = -1e30;
   bool finite = true;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <bit>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -47,9 +48,15 @@ SafetensorsWriter::SafetensorsWriter(std::string path, std::vector<StEntry> entr
   tmp_ = fmt::format("{}.tmp{}", path_, ::getpid());
   const std::string header = safetensors_header(entries_);
   file_ = std::fopen(tmp_.c_str(), "wb");
-  if (!file_) throw std::runtime_error(fmt::format("{}: cannot create: {}", tmp_, std::strerror(errno)));
-  if (std::fwrite(header.data(), 1, header.size(), file_) != header.size())
-    throw std::runtime_error(fmt::format("{}: write failed", tmp_));
+  if (!file_)
+    throw std::runtime_error(fmt::format("{}: cannot create (temporary file {}): {}", path_, tmp_, std::strerror(errno)));
+  if (std::fwrite(header.data(), 1, header.size(), file_) != header.size()) {
+    // The destructor does not run for a constructor that throws: clean up here.
+    std::fclose(file_);
+    file_ = nullptr;
+    std::remove(tmp_.c_str());
+    throw std::runtime_error(fmt::format("{}: writing the header failed", path_));
+  }
 }
 
 SafetensorsWriter::~SafetensorsWriter() {
