@@ -78,7 +78,7 @@ void SafetensorsWriter::write(std::span<const uint16_t> bits) {
                                        bits.size()));
   static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian");
   if (std::fwrite(bits.data(), 2, bits.size(), file_) != bits.size())
-    throw std::runtime_error(fmt::format("{}: write failed: {}", tmp_, std::strerror(errno)));
+    throw std::runtime_error(fmt::format("{}: write failed: {}", path_, std::strerror(errno)));
   ++written_;
 }
 
@@ -89,7 +89,7 @@ void SafetensorsWriter::finish() {
   file_ = nullptr;
   if (rc != 0) {
     std::remove(tmp_.c_str());
-    throw std::runtime_error(fmt::format("{}: close failed", tmp_));
+    throw std::runtime_error(fmt::format("{}: close failed", path_));
   }
   std::error_code ec;
   std::filesystem::rename(tmp_, path_, ec);
