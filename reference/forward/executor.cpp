@@ -22,12 +22,14 @@ Executor::Executor(const Rwkv7Weights& weights, ForwardOptions options) : weight
 
 void Executor::reset() {
   for (auto& d : state_data_) std::fill(d.begin(), d.end(), 0.0f);
+  steps_done_ = 0;
 }
 
-TensorView Executor::buffer(const std::string& name) {
+TensorView Executor::buffer(const std::string& name) const {
   auto it = buffers_.find(name);
   if (it == buffers_.end()) throw std::logic_error(fmt::format("executor: plan buffer '{}' not allocated", name));
-  return it->second.view();
+  // Observers get views onto the executor's own buffers; they must not write.
+  return const_cast<Tensor&>(it->second).view();
 }
 
 TensorView Executor::operand(const Op& op) {
@@ -52,8 +54,17 @@ std::vector<float> Executor::step(std::span<const uint32_t> tokens) {
     }
     buffers_T_ = T;
   }
-  const std::vector<Cursor> cursors = make_cursors({{0u, uint32_t(T)}});
-  for (const Op& op : p.ops) run(op, tokens, cursors);
+  cursors_ = make_cursors({{0u, uint32_t(T)}});
+  plan_ = &p;
+  tokens_ = tokens;
+  if (observer_) observer_->begin_step(*this);
+  for (size_t i = 0; i < p.ops.size(); ++i) {
+    if (observer_) observer_->before_op(*this, p.ops[i], i);
+    run(p.ops[i], tokens, cursors_);
+    if (observer_) observer_->after_op(*this, p.ops[i], i);
+  }
+  if (observer_) observer_->end_step(*this);
+  ++steps_done_;
   const TensorView logits = buffer("logits");
   return std::vector<float>(logits.f32(), logits.f32() + logits.numel());
 }

@@ -31,6 +31,21 @@ struct ForwardOptions {
   bool embedding_f16 = true;
 };
 
+class Executor;
+
+// Sees every op of a step, in plan order: before_op when the op's inputs hold
+// what the kernel will read (in-place ops: before they are overwritten), and
+// after_op when its outputs are written. The golden writer hangs here; the
+// executor itself never depends on what an observer does.
+class OpObserver {
+ public:
+  virtual ~OpObserver() = default;
+  virtual void begin_step(const Executor&) {}
+  virtual void before_op(const Executor&, const plan::Op&, size_t /*index in plan().ops*/) {}
+  virtual void after_op(const Executor&, const plan::Op&, size_t /*index in plan().ops*/) {}
+  virtual void end_step(const Executor&) {}
+};
+
 class Executor {
  public:
   // `weights` must outlive the executor.
@@ -48,9 +63,21 @@ class Executor {
   const LayerState& state(int64_t layer) const { return states_.at(size_t(layer)); }
   const plan::ModelConfig& config() const { return weights_.config; }
 
+  // The observer (not owned; nullptr for none) sees every op of later steps.
+  void set_observer(OpObserver* observer) { observer_ = observer; }
+
+  // What an observer may look at during a step.
+  const plan::Plan& plan() const { return *plan_; }
+  std::span<const uint32_t> tokens() const { return tokens_; }
+  std::span<const Cursor> cursors() const { return cursors_; }
+  const Rwkv7Weights& weights() const { return weights_; }
+  const ForwardOptions& options() const { return options_; }
+  int64_t steps_done() const { return steps_done_; }  // steps completed since construction or reset()
+  // A plan buffer of the current step (throws std::logic_error if the plan has none).
+  TensorView buffer(const std::string& name) const;
+
  private:
   void run(const plan::Op& op, std::span<const uint32_t> tokens, std::span<const Cursor> cursors);
-  TensorView buffer(const std::string& name);
   TensorView operand(const plan::Op& op);  // weights[0] as a vector if given, else inputs[0]
 
   const Rwkv7Weights& weights_;
@@ -60,6 +87,11 @@ class Executor {
   int64_t buffers_T_ = 0;
   std::vector<std::vector<float>> state_data_;
   std::vector<LayerState> states_;
+  OpObserver* observer_ = nullptr;
+  const plan::Plan* plan_ = nullptr;
+  std::span<const uint32_t> tokens_;
+  std::vector<Cursor> cursors_;
+  int64_t steps_done_ = 0;
 };
 
 }  // namespace rwkv::forward
