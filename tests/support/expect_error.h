@@ -8,12 +8,12 @@
 
 namespace rwkv::test {
 
-// The message of the std::invalid_argument that f() throws, or
-// "(nothing thrown)".
-template <class F> std::string thrown_message(F&& f) {
+// The message of the exception of type E (std::invalid_argument unless
+// told otherwise) that f() throws, or "(nothing thrown)".
+template <class F, class E = std::invalid_argument> std::string thrown_message(F&& f) {
   try {
     f();
-  } catch (const std::invalid_argument& e) {
+  } catch (const E& e) {
     return e.what();
   }
   return "(nothing thrown)";
@@ -23,6 +23,14 @@ template <class F> std::string thrown_message(F&& f) {
 // one of `needles`.
 template <class F, class... Needles> void expect_error(F&& call, const Needles&... needles) {
   const std::string what = thrown_message(call);
+  EXPECT_NE(what, "(nothing thrown)") << "no exception; expected one mentioning: " << (std::string(needles) + ... + " ");
+  for (const std::string& needle : {std::string(needles)...})
+    EXPECT_NE(what.find(needle), std::string::npos) << "expected '" << needle << "' in: " << what;
+}
+
+// As expect_error, for bad files: std::runtime_error naming the file etc.
+template <class F, class... Needles> void expect_file_error(F&& call, const Needles&... needles) {
+  const std::string what = thrown_message<F, std::runtime_error>(call);
   EXPECT_NE(what, "(nothing thrown)") << "no exception; expected one mentioning: " << (std::string(needles) + ... + " ");
   for (const std::string& needle : {std::string(needles)...})
     EXPECT_NE(what.find(needle), std::string::npos) << "expected '" << needle << "' in: " << what;
