@@ -10,7 +10,7 @@ namespace rwkv::test {
 
 // The message of the exception of type E (std::invalid_argument unless
 // told otherwise) that f() throws, or "(nothing thrown)".
-template <class F, class E = std::invalid_argument> std::string thrown_message(F&& f) {
+template <class E = std::invalid_argument, class F> std::string thrown_message(F&& f) {
   try {
     f();
   } catch (const E& e) {
@@ -30,7 +30,7 @@ template <class F, class... Needles> void expect_error(F&& call, const Needles&.
 
 // As expect_error, for bad files: std::runtime_error naming the file etc.
 template <class F, class... Needles> void expect_file_error(F&& call, const Needles&... needles) {
-  const std::string what = thrown_message<F, std::runtime_error>(call);
+  const std::string what = thrown_message<std::runtime_error>(call);
   EXPECT_NE(what, "(nothing thrown)") << "no exception; expected one mentioning: " << (std::string(needles) + ... + " ");
   for (const std::string& needle : {std::string(needles)...})
     EXPECT_NE(what.find(needle), std::string::npos) << "expected '" << needle << "' in: " << what;
