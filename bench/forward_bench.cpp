@@ -1,0 +1,74 @@
+#include "bench/forward_bench.h"
+
+#include <chrono>
+#include <stdexcept>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "reference/forward/chunking.h"
+#include "reference/util/rng.h"
+
+namespace rwkv::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+uint64_t matrix_bytes(const Matrix& m) { return uint64_t(m.data_bytes) + uint64_t(m.meta_count) * sizeof(f16); }
+
+}  // namespace
+
+uint64_t decode_weight_bytes(const Rwkv7Weights& w) {
+  uint64_t bytes = 0;
+  for (const auto& [name, m] : w.matrices) bytes += matrix_bytes(m);
+  for (const auto& [name, v] : w.vectors) {
+    if (name == "emb.weight") bytes += uint64_t(v.shape[0]) * sizeof(f16);  // one row is gathered
+    else bytes += uint64_t(v.shape.numel()) * sizeof(f16);
+  }
+  return bytes;
+}
+
+uint64_t layer_matrix_macs(const Rwkv7Weights& w) {
+  uint64_t macs = 0;
+  for (const auto& [name, m] : w.matrices)
+    if (name != "head.weight") macs += uint64_t(m.K) * uint64_t(m.M);
+  return macs;
+}
+
+ForwardBenchResult bench_forward(const Rwkv7Weights& w, const ForwardBenchOptions& o, forward::OpObserver* observer) {
+  if (o.prefill_tokens < 1 || o.decode_tokens < 1)
+    throw std::invalid_argument(fmt::format("bench: prefill ({}) and decode ({}) token counts must be >= 1",
+                                            o.prefill_tokens, o.decode_tokens));
+  const std::vector<int64_t> steps = forward::chunk_lengths(o.prefill_tokens, o.chunk);
+  Rng rng(o.seed);
+  const uint64_t V = uint64_t(w.config.V);
+  std::vector<uint32_t> prompt(size_t(o.prefill_tokens));
+  for (uint32_t& t : prompt) t = uint32_t(rng.next_u64() % V);
+  std::vector<uint32_t> generated(size_t(o.decode_tokens) + 1);
+  for (uint32_t& t : generated) t = uint32_t(rng.next_u64() % V);
+
+  forward::ForwardOptions fo;
+  fo.activations = o.activations;
+  forward::Executor ex(w, fo);
+  ex.set_observer(observer);
+  ForwardBenchResult r;
+  r.decode_weight_bytes = decode_weight_bytes(w);
+  r.matrix_macs = layer_matrix_macs(w);
+
+  const auto t0 = Clock::now();
+  int64_t at = 0;
+  for (int64_t len : steps) {
+    ex.step(std::span<const uint32_t>(prompt.data() + at, size_t(len)));
+    at += len;
+  }
+  r.prefill = {o.prefill_tokens, seconds_since(t0)};
+
+  ex.step(std::span(&generated[0], 1));  // untimed: builds the single-token plan and buffers
+  const auto t1 = Clock::now();
+  for (int64_t i = 1; i <= o.decode_tokens; ++i) ex.step(std::span(&generated[size_t(i)], 1));
+  r.decode = {o.decode_tokens, seconds_since(t1)};
+  return r;
+}
+
+}  // namespace rwkv::bench

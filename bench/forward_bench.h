@@ -1,0 +1,48 @@
+#pragma once
+// The speed of the plain reference forward pass on a loaded model: prefill
+// (a prompt cut into steps as web-rwkv does, reference/forward/chunking.h)
+// and decode (one token per step), tokens per second, with the weight
+// traffic a decode step cannot avoid so that decode can be quoted against the
+// machine's read bandwidth. `rwkv-oracle bench` prints these; an observer
+// (e.g. the golden writer) can ride along to measure what it costs on top.
+#include <cstdint>
+
+#include "reference/forward/executor.h"
+#include "reference/model/rwkv7_weights.h"
+
+namespace rwkv::bench {
+
+struct ForwardBenchOptions {
+  int64_t prefill_tokens = 256;
+  int64_t chunk = 128;        // steps of the prompt (1 or a multiple of 32)
+  int64_t decode_tokens = 32;
+  DType activations = DType::f16;  // web-rwkv's default
+  uint64_t seed = 1;               // token ids: seeded, uniform below V
+};
+
+struct PhaseTiming {
+  int64_t tokens = 0;
+  double seconds = 0;
+  double tokens_per_second() const { return seconds > 0 ? double(tokens) / seconds : 0; }
+};
+
+struct ForwardBenchResult {
+  PhaseTiming prefill, decode;
+  uint64_t decode_weight_bytes = 0;  // weight bytes one decode step must read (decode_weight_bytes())
+  uint64_t matrix_macs = 0;          // multiply-adds per token through the layer matrices (not the head)
+  double decode_gbps() const { return double(decode_weight_bytes) * decode.tokens_per_second() / 1e9; }
+  double prefill_gflops() const { return 2.0 * double(matrix_macs) * prefill.tokens_per_second() / 1e9; }
+};
+
+// Bytes a single-token step reads from the weights: every matrix (format
+// bytes + metadata), every vector, and one row of the embedding table.
+uint64_t decode_weight_bytes(const Rwkv7Weights& w);
+// Multiply-adds per token through all matrices except the head.
+uint64_t layer_matrix_macs(const Rwkv7Weights& w);
+
+// Runs prefill then decode from a zero state; `observer` (may be null) sees
+// every op of both. Throws std::invalid_argument on a bad chunk or counts.
+ForwardBenchResult bench_forward(const Rwkv7Weights& w, const ForwardBenchOptions& options,
+                                 forward::OpObserver* observer = nullptr);
+
+}  // namespace rwkv::bench
