@@ -1,5 +1,7 @@
 // SHA-256 against the FIPS 180-4 / NIST example vectors, fed whole and in
 // awkward pieces (the streaming path must not depend on how input is split).
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -53,7 +55,9 @@ TEST_P(Sha256Paths, PiecesGiveTheSameDigest) {
 }
 
 TEST_P(Sha256Paths, FileMatchesString) {
-  const std::string path = ::testing::TempDir() + "sha256_test_file.bin";
+  // One file per instance: ctest runs the two paths' cases in parallel.
+  const std::string path = ::testing::TempDir() + "sha256_test_file_" + (GetParam() ? "ni" : "portable") + "_" +
+                           std::to_string(::getpid()) + ".bin";
   const std::string data(3 << 20 | 17, 'q');  // more than one 1 MiB read
   { std::ofstream(path, std::ios::binary) << data; }
   EXPECT_EQ(sha256_file_hex(path), sha256_hex(data));
