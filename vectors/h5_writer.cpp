@@ -18,7 +18,10 @@ using namespace detail;
 // Chunks hold at most this many elements (256 KiB of f32): small enough that
 // HDF5's 1 MiB per-dataset chunk cache holds one, large enough to compress.
 constexpr uint64_t kChunkElements = uint64_t(1) << 16;
-constexpr unsigned kDeflateLevel = 4;
+// Level 1: on activations (noise-like mantissas) and states, levels 1 and 4
+// give the same size within 1% (0.91 and 0.85 of the raw bytes after the
+// shuffle), and level 1 is the fastest.
+constexpr unsigned kDeflateLevel = 1;
 // Datasets of at most this many bytes are stored compact (inside their
 // object header): a chunked dataset costs a chunk index of a few KiB, more
 // than a small tensor (one token's activations) itself, and deflate gains
