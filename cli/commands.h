@@ -16,5 +16,6 @@ void add_plan_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_golden_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_run_command(CLI::App& app);
 
 }  // namespace rwkv::cli
