@@ -17,5 +17,6 @@ void add_synth_command(CLI::App& app);
 void add_golden_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_run_command(CLI::App& app);
+void add_check_command(CLI::App& app);
 
 }  // namespace rwkv::cli
