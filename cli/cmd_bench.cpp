@@ -97,7 +97,7 @@ void run_bench(const BenchArgs& a) {
   std::vector<Row> rows;
   for (auto& [label, given] : models) {
     const std::string path = given.empty() ? synthetic_model(a, plan::preset(label)) : given;
-    const Rwkv7Weights w = load_rwkv7_safetensors(path);
+    const Rwkv7Weights w = load_rwkv7(path);
     Row r;
     r.model = label;
     r.format = "fp16";

@@ -68,7 +68,7 @@ void run_check(const CheckArgs& a) {
     bo.forward = a.run.forward_options();
     bo.fault = a.fault;
     auto cand = backends::make_backend(a.backend, bo);  // throws for an unknown name or fault
-    const Rwkv7Weights w = load_rwkv7_safetensors(a.run.model);
+    const Rwkv7Weights w = load_rwkv7(a.run.model);
     harness::RunSpec run;
     run.tokens = a.run.resolve_tokens(w.config.V);
     run.chunk = a.run.chunk;

@@ -31,7 +31,7 @@ void run_forward(const RunArgs& a) {
   const forward::StateLayout layout = forward::parse_state_layout(a.state_layout);
   if (!a.state_out.empty() && !a.force && std::filesystem::exists(a.state_out))
     throw std::invalid_argument(fmt::format("{} already exists (use --force to overwrite)", a.state_out));
-  const Rwkv7Weights w = load_rwkv7_safetensors(a.run.model);
+  const Rwkv7Weights w = load_rwkv7(a.run.model);
   const std::vector<uint32_t> tokens = a.run.resolve_tokens(w.config.V);
   forward::Executor ex(w, a.run.forward_options());
   if (!a.state_in.empty()) ex.import_state(0, forward::read_state_file(a.state_in, w.config));

@@ -14,6 +14,7 @@ void add_ulp_command(CLI::App& app);
 void add_digest_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
 void add_golden_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_run_command(CLI::App& app);
