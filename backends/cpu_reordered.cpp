@@ -356,6 +356,22 @@ void CpuReordered::run_op(size_t index) {
       }
       return;
     }
+    case Kernel::softmax: {
+      // Column by column: max, then sum of library exp (sequential), then a
+      // division; the fault skips the max.
+      const TensorView x = in(0), o = out();
+      const int64_t V = x.shape[0], cols = x.numel() / V;
+      std::vector<float> e(static_cast<size_t>(V));
+      for (int64_t c = 0; c < cols; ++c) {
+        float mx = fault_ == Fault::softmax_no_max ? 0.0f : -INFINITY;
+        if (fault_ != Fault::softmax_no_max)
+          for (int64_t v = 0; v < V; ++v) mx = std::max(mx, x.get(c * V + v));
+        float sum = 0;
+        for (int64_t v = 0; v < V; ++v) sum += (e[size_t(v)] = std::exp(x.get(c * V + v) - mx));
+        for (int64_t v = 0; v < V; ++v) o.set(c * V + v, e[size_t(v)] / sum);
+      }
+      return;
+    }
     case Kernel::affine: {
       const TensorView x = out();
       for (int64_t i = 0; i < x.numel(); ++i) x.set(i, std::fma(pr.scale, x.get(i), pr.bias));

@@ -137,7 +137,7 @@ namespace {
 plan::Kernel kernel_of(const std::string& variant) {
   const std::string first = variant.substr(0, variant.find(' '));
   if (first.rfind("matmul", 0) == 0) return plan::Kernel::matmul;
-  for (int k = 0; k <= int(plan::Kernel::affine); ++k)
+  for (int k = 0; k <= int(plan::Kernel::softmax); ++k)
     if (plan::kernel_name(plan::Kernel(k)) == first) return plan::Kernel(k);
   return plan::Kernel::add;  // unknown: the generic element-wise default
 }

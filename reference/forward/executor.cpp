@@ -8,6 +8,7 @@
 #include "reference/kernels/elementwise.h"
 #include "reference/kernels/matmul.h"
 #include "reference/kernels/norm.h"
+#include "reference/kernels/softmax.h"
 
 namespace rwkv::forward {
 
@@ -208,6 +209,7 @@ void Executor::run(const Op& op) {
       return;
     case Kernel::channel_mix_v7: channel_mix_v7(cursors, layer_state(), in(0), out()); return;
     case Kernel::affine: affine(out(), pr.scale, pr.bias); return;
+    case Kernel::softmax: softmax(in(0), out()); return;
   }
   throw std::logic_error(fmt::format("executor: op '{}' has an unknown kernel", op.name));
 }

@@ -13,6 +13,7 @@
 #include "reference/oracle/elementwise_oracle.h"
 #include "reference/oracle/matmul_oracle.h"
 #include "reference/oracle/norm_oracle.h"
+#include "reference/oracle/softmax_oracle.h"
 #include "reference/oracle/time_mix_oracle.h"
 
 namespace rwkv::forward {
@@ -208,6 +209,9 @@ OpError OpOracle::after(const Executor& ex, const Op& op) {
     }
     case Kernel::affine:
       r.output = compare_with_f64(out, oracle::affine(before, pr.scale, pr.bias));
+      return r;
+    case Kernel::softmax:
+      r.output = compare_with_f64(out, oracle::softmax(input(0)));
       return r;
     case Kernel::blit:
       break;

@@ -28,6 +28,7 @@ std::string_view kernel_name(Kernel k) {
     case Kernel::time_first_v7: return "time_first_v7";
     case Kernel::channel_mix_v7: return "channel_mix_v7";
     case Kernel::affine: return "affine";
+    case Kernel::softmax: return "softmax";
   }
   return "?";
 }

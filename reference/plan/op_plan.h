@@ -37,6 +37,7 @@ enum class Kernel : uint8_t {
   time_first_v7,
   channel_mix_v7,
   affine,
+  softmax,  // probabilities of f32 logits; web-rwkv runs it as a job of its own, so the default plan has none
 };
 std::string_view kernel_name(Kernel k);
 
