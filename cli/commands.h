@@ -19,6 +19,7 @@ void add_golden_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_check_command(CLI::App& app);
+void add_dump_command(CLI::App& app);
 void add_vectors_command(CLI::App& app);
 
 }  // namespace rwkv::cli
