@@ -59,7 +59,9 @@ ForwardBenchResult bench_forward(const Rwkv7Weights& w, const ForwardBenchOption
   const auto t0 = Clock::now();
   int64_t at = 0;
   for (int64_t len : steps) {
-    ex.step(std::span<const uint32_t>(prompt.data() + at, size_t(len)));
+    // Logits of the chunk's last token only, as web-rwkv prefills (RnnOption::Last).
+    const forward::Chunk chunk{0, std::span<const uint32_t>(prompt.data() + at, size_t(len))};
+    ex.step(std::span(&chunk, 1), forward::LogitsFor::last);
     at += len;
   }
   r.prefill = {o.prefill_tokens, seconds_since(t0)};

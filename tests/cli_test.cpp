@@ -1,34 +1,16 @@
 // The rwkv-oracle command as a user meets it: listings, exit codes and error
 // messages for bad usage. Runs the built binary (path from CMake).
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "reference/kernel_catalog.h"
+#include "tests/support/run_cli.h"
 
 namespace {
 
-struct CliResult {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-};
-
-CliResult run_oracle(const std::string& args) {
-  CliResult r;
-  const std::string cmd = std::string(RWKV_ORACLE_CLI) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using rwkv::test::CliResult;
+using rwkv::test::run_oracle;
 
 size_t count_lines(const std::string& s) {
   size_t n = 0;

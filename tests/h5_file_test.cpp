@@ -20,6 +20,9 @@
 
 #include <hdf5.h>
 
+#include <chrono>
+#include <thread>
+
 namespace rwkv::vectors {
 namespace {
 
@@ -183,6 +186,9 @@ TEST_F(H5FileTest, AttributesAndMemberOrder) {
 TEST_F(H5FileTest, SameContentGivesIdenticalBytes) {
   const std::string a = file("a.h5"), b = file("b.h5");
   write_sample(a);
+  // Over a second apart, so a time stamp that slipped into the file (HDF5
+  // stamps some object headers unless told not to) would show.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   write_sample(b);
   const std::string ba = file_bytes(a), bb = file_bytes(b);
   ASSERT_FALSE(ba.empty());
@@ -206,7 +212,39 @@ TEST_F(H5FileTest, SameContentGivesIdenticalBytes) {
 TEST_F(H5FileTest, SampleBytesArePinned) {
   const std::string path = file("pinned.h5");
   write_sample(path);
-  EXPECT_EQ(sha256_file_hex(path), "f2d439102904752c884b47fd781b8844d71d3e503351da55089bed50e9fee4d2");
+  EXPECT_EQ(sha256_file_hex(path), "59fb529d89af18f606ca8ff9eb906c786868d12af8cbe0bcb18d8c391320ac86");
+}
+
+// Small tensors are stored compact (no chunk index, which would outweigh
+// them); larger ones chunked, shuffled and deflated.
+TEST_F(H5FileTest, StorageLayoutBySize) {
+  const std::string path = file("layout.h5");
+  {
+    H5Writer w(path);
+    std::vector<float> small(4096), big(4097);  // 16 KiB: the compact limit
+    for (size_t i = 0; i < big.size(); ++i) big[i] = float(i);
+    w.write_f32("/small", std::span<const float>(small), {4096});
+    w.write_f32("/big", std::span<const float>(big), {4097});
+    w.close();
+  }
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  auto layout = [&](const char* name, int* filters) {
+    const hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    const hid_t p = H5Dget_create_plist(d);
+    const H5D_layout_t l = H5Pget_layout(p);
+    *filters = H5Pget_nfilters(p);
+    H5Pclose(p);
+    H5Dclose(d);
+    return l;
+  };
+  int nf = -1;
+  EXPECT_EQ(layout("/small", &nf), H5D_COMPACT);
+  EXPECT_EQ(nf, 0);
+  EXPECT_EQ(layout("/big", &nf), H5D_CHUNKED);
+  EXPECT_EQ(nf, 2);  // shuffle, deflate
+  H5Fclose(f);
+  EXPECT_EQ(H5Reader(path).read_f32("/big").at(4096), 4096.0f);
 }
 
 // Tensors go to disk as they are written: writing 64 MiB of f32 must not

@@ -142,3 +142,35 @@ TEST(Plan, DescribeNamesKernelAndParams) {
 
 }  // namespace
 }  // namespace rwkv::plan
+
+namespace rwkv::plan {
+namespace {
+
+// Spec 2.4: with every token wanting logits the head runs in place on x; with
+// some, one blit per wanted run into head_x, and logits hold n_out columns.
+TEST(Plan, HeadOutputRuns) {
+  const ModelConfig c = preset("tiny");
+  const Plan all = build_plan(c, 8);
+  EXPECT_EQ(all.n_out(), 8);
+  EXPECT_EQ(all.ops.back().inputs.at(0), "x");
+  EXPECT_EQ(all.buffer("logits").d1, 8);
+  const Plan some = build_plan(c, 8, {{2, 1}, {5, 3}});
+  EXPECT_EQ(some.n_out(), 4);
+  EXPECT_EQ(some.dispatch_count(), all.dispatch_count() + 2);
+  EXPECT_EQ(some.buffer("head_x").d1, 4);
+  EXPECT_EQ(some.buffer("logits").d1, 4);
+  const Op& blit1 = some.ops[some.ops.size() - 3];
+  EXPECT_EQ(blit1.name, "head.blit_x_1");
+  EXPECT_EQ(blit1.params.src_token, 5);
+  EXPECT_EQ(blit1.params.dst_token, 1);
+  EXPECT_EQ(blit1.params.token_count, 3);
+  EXPECT_EQ(some.ops.back().inputs.at(0), "head_x");
+  EXPECT_THROW(build_plan(c, 8, std::vector<TokenRun>{}), std::invalid_argument);
+  EXPECT_THROW(build_plan(c, 8, {{5, 1}, {2, 1}}), std::invalid_argument);  // out of order
+  EXPECT_THROW(build_plan(c, 8, {{6, 3}}), std::invalid_argument);          // past T
+  EXPECT_THROW(build_plan(c, 8, {{1, 0}}), std::invalid_argument);          // empty run
+  EXPECT_THROW(build_plan(c, 8, {{0, 3}, {2, 2}}), std::invalid_argument);  // overlap
+}
+
+}  // namespace
+}  // namespace rwkv::plan

@@ -18,6 +18,18 @@ const char* h5_type_name(H5Type t) {
   return "?";
 }
 
+size_t h5_type_size(H5Type t) {
+  switch (t) {
+    case H5Type::f16: return 2;
+    case H5Type::f32:
+    case H5Type::i32:
+    case H5Type::u32: return 4;
+    case H5Type::f64:
+    case H5Type::u64: return 8;
+  }
+  return 0;
+}
+
 std::string dims_str(const Dims& d) {
   std::string s = "[";
   for (size_t i = 0; i < d.size(); ++i) s += fmt::format("{}{}", i ? ", " : "", d[i]);

@@ -51,6 +51,7 @@ using Dims = std::vector<uint64_t>;
 // user-defined HDF5 float type that h5py and numpy read as float16.
 enum class H5Type { f16, f32, f64, i32, u32, u64 };
 const char* h5_type_name(H5Type t);
+size_t h5_type_size(H5Type t);  // bytes per element
 
 class H5Error : public std::runtime_error {
  public:

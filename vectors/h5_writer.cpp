@@ -19,6 +19,13 @@ using namespace detail;
 // HDF5's 1 MiB per-dataset chunk cache holds one, large enough to compress.
 constexpr uint64_t kChunkElements = uint64_t(1) << 16;
 constexpr unsigned kDeflateLevel = 4;
+// Datasets of at most this many bytes are stored compact (inside their
+// object header): a chunked dataset costs a chunk index of a few KiB, more
+// than a small tensor (one token's activations) itself, and deflate gains
+// nothing on a few hundred values.
+// (A smaller chunk-index node size, H5Pset_istore_k, would need a superblock
+// extension, whose object header HDF5 1.10 stamps with the time: no.)
+constexpr uint64_t kCompactBytes = 16 * 1024;
 
 // The chunk shape is a pure function of the dataset shape, so the same data
 // always gives the same chunks: halve the slowest dimension that is still
@@ -130,7 +137,10 @@ void H5Writer::write_raw(const std::string& path, H5Type type, const void* data,
                                            : H5Screate_simple(int(hdims.size()), hdims.data(), nullptr));
   const Hid dcpl = own_plist(H5Pcreate(H5P_DATASET_CREATE));
   no_times(dcpl.get());
-  if (!dims.empty()) {
+  const uint64_t bytes = numel * h5_type_size(type);
+  if (!dims.empty() && bytes <= kCompactBytes) {
+    H5Pset_layout(dcpl.get(), H5D_COMPACT);
+  } else if (!dims.empty()) {
     // Chunked, byte-shuffled, then deflated: shuffle groups the exponent
     // bytes of neighbouring floats together, which deflate handles well.
     const std::vector<hsize_t> chunk = chunk_dims(dims);

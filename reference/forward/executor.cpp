@@ -14,15 +14,69 @@ namespace rwkv::forward {
 using plan::Kernel;
 using plan::Op;
 
-Executor::Executor(const Rwkv7Weights& weights, ForwardOptions options) : weights_(weights), options_(options) {
+namespace {
+
+// A view of tokens [first, first + count) of a [C, T] buffer.
+TensorView token_range(TensorView v, int64_t first, int64_t count) {
+  v.data = static_cast<uint8_t*>(v.data) + size_t(first * v.shape[0]) * dtype_size(v.dtype);
+  v.shape = Shape(v.shape[0], count);
+  return v;
+}
+
+// The plan cache key: T and the output runs.
+std::string plan_key(int64_t T, const std::vector<plan::TokenRun>& runs) {
+  std::string k = fmt::format("{}", T);
+  for (const plan::TokenRun& r : runs) k += fmt::format(":{}+{}", r.first, r.count);
+  return k;
+}
+
+}  // namespace
+
+Executor::Executor(const Rwkv7Weights& weights, ForwardOptions options, int64_t slots)
+    : weights_(weights), options_(options), slots_(slots) {
+  if (slots < 1 || slots > kMaxSlots)
+    throw std::invalid_argument(fmt::format("executor: {} batch slots, expected 1 to {}", slots, kMaxSlots));
   const plan::ModelConfig& c = weights_.config;
-  state_data_.assign(size_t(c.L), std::vector<float>(size_t(c.C * (c.N + 2)), 0.0f));
-  for (auto& d : state_data_) states_.push_back(LayerState{d.data(), c.C, c.N, 1});
+  state_data_.assign(size_t(c.L), std::vector<float>(size_t(c.C * (c.N + 2) * slots), 0.0f));
+  for (auto& d : state_data_) states_.push_back(LayerState{d.data(), c.C, c.N, slots});
 }
 
 void Executor::reset() {
   for (auto& d : state_data_) std::fill(d.begin(), d.end(), 0.0f);
   steps_done_ = 0;
+}
+
+void Executor::check_slot(uint32_t slot, const char* what) const {
+  if (int64_t(slot) >= slots_)
+    throw std::invalid_argument(fmt::format("{}: slot {} out of range (the executor has {} slots)", what, slot, slots_));
+}
+
+void Executor::reset_slot(uint32_t slot) {
+  check_slot(slot, "reset_slot");
+  for (const LayerState& s : states_) std::fill(s.row(slot, 0), s.row(slot, 0) + s.rows() * s.C, 0.0f);
+}
+
+SlotState Executor::export_state(uint32_t slot) const {
+  check_slot(slot, "export_state");
+  const plan::ModelConfig& c = config();
+  SlotState out{c.L, c.C, c.N, std::vector<float>(size_t(c.L * (c.N + 2) * c.C))};
+  for (int64_t l = 0; l < c.L; ++l) std::copy_n(states_[size_t(l)].row(slot, 0), (c.N + 2) * c.C, out.layer(l));
+  return out;
+}
+
+void Executor::import_state(uint32_t slot, const SlotState& s) {
+  check_slot(slot, "import_state");
+  const plan::ModelConfig& c = config();
+  if (s.L != c.L || s.C != c.C || s.N != c.N || int64_t(s.data.size()) != c.L * (c.N + 2) * c.C)
+    throw std::invalid_argument(fmt::format("import_state: state of L={} C={} N={} ({} values), the model has "
+                                            "L={} C={} N={}",
+                                            s.L, s.C, s.N, s.data.size(), c.L, c.C, c.N));
+  for (int64_t l = 0; l < c.L; ++l) std::copy_n(s.layer(l), (c.N + 2) * c.C, states_[size_t(l)].row(slot, 0));
+}
+
+const plan::Plan& Executor::plan() const {
+  if (!plan_) throw std::logic_error("executor: no step has begun");
+  return *plan_;
 }
 
 TensorView Executor::buffer(const std::string& name) const {
@@ -37,39 +91,106 @@ TensorView Executor::operand(const Op& op) {
   return buffer(op.inputs.at(0));
 }
 
-std::vector<float> Executor::step(std::span<const uint32_t> tokens) {
+void Executor::begin_step(std::span<const Chunk> chunks, LogitsFor want) {
+  if (in_step_) throw std::logic_error("executor: begin_step inside a step (call end_step first)");
+  const int64_t V = config().V;
+  // Check everything before touching any state.
+  std::vector<bool> seen(size_t(slots_), false);
+  std::vector<std::pair<uint32_t, uint32_t>> stacked;  // (slot, length) of the non-empty chunks
+  std::vector<uint32_t> tokens;
+  for (const Chunk& ch : chunks) {
+    check_slot(ch.slot, "step");
+    if (seen[ch.slot]) throw std::invalid_argument(fmt::format("step: slot {} has two chunks in one step", ch.slot));
+    seen[ch.slot] = true;
+    for (size_t i = 0; i < ch.tokens.size(); ++i)
+      if (int64_t(ch.tokens[i]) >= V)
+        throw std::invalid_argument(fmt::format("step: token id {} (slot {}, position {}) is out of the vocabulary: "
+                                                "expected 0 to {}",
+                                                ch.tokens[i], ch.slot, i, V - 1));
+    if (ch.tokens.empty()) continue;
+    stacked.emplace_back(ch.slot, uint32_t(ch.tokens.size()));
+    tokens.insert(tokens.end(), ch.tokens.begin(), ch.tokens.end());
+  }
+  if (tokens.empty()) throw std::invalid_argument("step: the token list is empty: expected at least one token");
   const int64_t T = int64_t(tokens.size());
-  if (T < 1) throw std::invalid_argument("executor: step needs at least one token");
-  auto it = plans_.find(T);
-  if (it == plans_.end()) it = plans_.emplace(T, plan::build_plan(weights_.config, T)).first;
-  const plan::Plan& p = it->second;
-  if (buffers_T_ != T) {
-    buffers_.clear();
-    for (const plan::Buffer& b : p.buffers) {
-      const bool f16 = b.type == plan::BufferType::f16 && options_.embedding_f16;
-      const DType t = f16                               ? DType::f16
-                      : b.type == plan::BufferType::f32 ? DType::f32
-                                                        : options_.activations;
-      buffers_.emplace(b.name, Tensor(t, Shape(b.d0, b.d1, b.d2)));
-    }
-    buffers_T_ = T;
+
+  // Which stacked tokens want logits, as runs (adjacent runs merged).
+  std::vector<plan::TokenRun> runs;
+  rows_.clear();
+  int64_t at = 0;
+  for (auto [slot, len] : stacked) {
+    const int64_t first = want == LogitsFor::all ? 0 : int64_t(len) - 1;
+    for (int64_t t = first; t < int64_t(len); ++t) rows_.push_back(OutputRow{slot, t});
+    const plan::TokenRun r{at + first, int64_t(len) - first};
+    if (!runs.empty() && runs.back().first + runs.back().count == r.first) runs.back().count += r.count;
+    else runs.push_back(r);
+    at += len;
   }
-  cursors_ = make_cursors({{0u, uint32_t(T)}});
-  plan_ = &p;
-  tokens_ = tokens;
+
+  const std::string key = plan_key(T, runs);
+  auto it = plans_.find(key);
+  if (it == plans_.end()) {
+    if (plans_.size() >= 16) plans_.clear();  // a long run of odd chunk lengths must not grow without bound
+    it = plans_.emplace(key, plan::build_plan(weights_.config, T, runs)).first;
+  }
+  plan_ = &it->second;
+  // Buffers: keep those whose shape and type already fit.
+  for (const plan::Buffer& b : plan_->buffers) {
+    const bool f16 = b.type == plan::BufferType::f16 && options_.embedding_f16;
+    const DType t = f16                               ? DType::f16
+                    : b.type == plan::BufferType::f32 ? DType::f32
+                                                      : options_.activations;
+    const Shape shape(b.d0, b.d1, b.d2);
+    auto bt = buffers_.find(b.name);
+    if (bt == buffers_.end() || bt->second.dtype != t || !(bt->second.shape == shape))
+      buffers_.insert_or_assign(b.name, Tensor(t, shape));
+  }
+  tokens_ = std::move(tokens);
+  cursors_ = make_cursors(stacked);
+  in_step_ = true;
   if (observer_) observer_->begin_step(*this);
-  for (size_t i = 0; i < p.ops.size(); ++i) {
-    if (observer_) observer_->before_op(*this, p.ops[i], i);
-    run(p.ops[i], tokens, cursors_);
-    if (observer_) observer_->after_op(*this, p.ops[i], i);
-  }
-  if (observer_) observer_->end_step(*this);
-  ++steps_done_;
-  const TensorView logits = buffer("logits");
-  return std::vector<float>(logits.f32(), logits.f32() + logits.numel());
 }
 
-void Executor::run(const Op& op, std::span<const uint32_t> tokens, std::span<const Cursor> cursors) {
+void Executor::run_op(size_t index) {
+  if (!in_step_) throw std::logic_error("executor: run_op outside a step (call begin_step first)");
+  const Op& op = plan_->ops.at(index);
+  if (observer_) observer_->before_op(*this, op, index);
+  run(op);
+  if (observer_) observer_->after_op(*this, op, index);
+}
+
+StepResult Executor::end_step() {
+  if (!in_step_) throw std::logic_error("executor: end_step outside a step");
+  if (observer_) observer_->end_step(*this);
+  in_step_ = false;
+  ++steps_done_;
+  const TensorView logits = buffer("logits");
+  StepResult r;
+  r.V = config().V;
+  r.rows = rows_;
+  r.logits.assign(logits.f32(), logits.f32() + logits.numel());
+  return r;
+}
+
+StepResult Executor::step(std::span<const Chunk> chunks, LogitsFor want) {
+  begin_step(chunks, want);
+  try {
+    for (size_t i = 0; i < plan_->ops.size(); ++i) run_op(i);
+  } catch (...) {
+    in_step_ = false;  // the executor stays usable; the states hold whatever the ops wrote
+    throw;
+  }
+  return end_step();
+}
+
+std::vector<float> Executor::step(std::span<const uint32_t> tokens) {
+  const Chunk chunk{0, tokens};
+  return step(std::span(&chunk, 1), LogitsFor::all).logits;
+}
+
+void Executor::run(const Op& op) {
+  const std::span<const uint32_t> tokens = tokens_;
+  const std::span<const Cursor> cursors = cursors_;
   const plan::OpParams& pr = op.params;
   auto in = [&](size_t i) { return buffer(op.inputs.at(i)); };
   auto out = [&] { return buffer(op.outputs.at(0)); };
@@ -86,14 +207,17 @@ void Executor::run(const Op& op, std::span<const uint32_t> tokens, std::span<con
       token_shift(cursors, layer_state(), pr.state_row, weights_.vector(pr.weights.at(0)).view(), in(0), out());
       return;
     case Kernel::blit: {
-      TensorView dst = out();
+      TensorView src = in(0), dst = out();
       if (pr.out_plane >= 0) {  // plane p of a [C, T, planes] buffer
-        const TensorView src = in(0);
         const int64_t plane = dst.shape[0] * dst.shape[1];
         dst.data = static_cast<uint8_t*>(dst.data) + size_t(pr.out_plane * plane) * dtype_size(dst.dtype);
         dst.shape = src.shape;
       }
-      blit(in(0), dst);
+      if (pr.token_count > 0) {  // a run of tokens (the head's wanted rows)
+        src = token_range(src, pr.src_token, pr.token_count);
+        dst = token_range(dst, pr.dst_token, pr.token_count);
+      }
+      blit(src, dst);
       return;
     }
     case Kernel::add: binary(BinaryOp::add, operand(op), out()); return;

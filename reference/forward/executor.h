@@ -1,11 +1,20 @@
 #pragma once
 // The reference executor: runs an op plan (reference/plan/op_plan.h) op by
-// op with the reference kernels, for one batch slot. It knows how to launch
-// each kernel kind from an Op's names and params; the model graph itself
-// comes only from the plan.
+// op with the reference kernels. It knows how to launch each kernel kind from
+// an Op's names and params; the model graph itself comes only from the plan.
+//
+// A step is one job in web-rwkv's sense: one chunk of tokens for each of some
+// batch slots, stacked along T, each slot with its own recurrent state
+// (cursors, reference/kernels/batch.h). Logits come back for the last token of
+// each chunk or for every token.
 //
 // Precision (spec section 4): activations f16 or f32 (ForwardOptions); the
 // embedding input and ln0 stay f16 in both modes; state and logits are f32.
+//
+// Two ways to run a step: step() runs every op in plan order; begin_step(),
+// run_op() and end_step() let a caller (simgpu's functional mode, a backend
+// harness) run the ops one at a time in an order of its choosing, on the same
+// buffers.
 #include <cstdint>
 #include <map>
 #include <span>
@@ -31,12 +40,47 @@ struct ForwardOptions {
   bool embedding_f16 = true;
 };
 
+// One batch slot's tokens in a step. Chunks with no tokens are dropped, as
+// web-rwkv drops empty chunks.
+struct Chunk {
+  uint32_t slot = 0;
+  std::span<const uint32_t> tokens;
+};
+
+enum class LogitsFor : uint8_t {
+  last,  // the last token of each chunk (web-rwkv RnnOption::Last)
+  all,   // every token (RnnOption::Full)
+};
+
+// Which token a row of logits belongs to.
+struct OutputRow {
+  uint32_t slot = 0;
+  int64_t token = 0;  // index within its chunk
+};
+
+struct StepResult {
+  int64_t V = 0;
+  std::vector<OutputRow> rows;  // one per row of logits, in stacking order
+  std::vector<float> logits;    // [rows.size()][V], row after row
+  std::span<const float> row(size_t i) const { return std::span(logits).subspan(i * size_t(V), size_t(V)); }
+};
+
+// One slot's whole recurrent state in web-rwkv's layout: per layer the slot's
+// [C, N+2] block of the layer state (reference/kernels/batch.h), layer after
+// layer: data[(l * (N+2) + row) * C + c].
+struct SlotState {
+  int64_t L = 0, C = 0, N = 0;
+  std::vector<float> data;
+  const float* layer(int64_t l) const { return data.data() + l * (N + 2) * C; }
+  float* layer(int64_t l) { return data.data() + l * (N + 2) * C; }
+};
+
 class Executor;
 
-// Sees every op of a step, in plan order: before_op when the op's inputs hold
-// what the kernel will read (in-place ops: before they are overwritten), and
-// after_op when its outputs are written. The golden writer hangs here; the
-// executor itself never depends on what an observer does.
+// Sees every op of a step, in the order they run: before_op when the op's
+// inputs hold what the kernel will read (in-place ops: before they are
+// overwritten), and after_op when its outputs are written. The golden writer
+// hangs here; the executor itself never depends on what an observer does.
 class OpObserver {
  public:
   virtual ~OpObserver() = default;
@@ -48,27 +92,48 @@ class OpObserver {
 
 class Executor {
  public:
-  // `weights` must outlive the executor.
-  Executor(const Rwkv7Weights& weights, ForwardOptions options = {});
+  // Batch slots: 1 to 256 (web-rwkv packs the batch index in 8 bits).
+  static constexpr int64_t kMaxSlots = 256;
 
-  // Feeds the tokens as one chunk (T = tokens.size() >= 1) and returns the
-  // logits of every token, token after token: [V, T] (logits[t * V + v]).
-  // The state carries over to the next call.
+  // `weights` must outlive the executor. Throws std::invalid_argument for a
+  // slot count outside [1, kMaxSlots].
+  Executor(const Rwkv7Weights& weights, ForwardOptions options = {}, int64_t slots = 1);
+
+  // A whole step: every op in plan order. Bad input (no tokens at all, a slot
+  // out of range or given twice, a token id >= V) throws std::invalid_argument
+  // naming it, before anything runs. The states carry over to the next step.
+  StepResult step(std::span<const Chunk> chunks, LogitsFor want = LogitsFor::last);
+  // Slot 0 only, logits of every token: [V, T] (logits[t * V + v]).
   std::vector<float> step(std::span<const uint32_t> tokens);
 
-  // Zeroes the state (all token-shift vectors and WKV states).
-  void reset();
+  // The same step op by op: begin_step() checks the input, picks the plan and
+  // its buffers and runs nothing; run_op(i) runs plan().ops[i] on the current
+  // buffers (the caller chooses the order: out of order, an op reads whatever
+  // its input buffers hold); end_step() returns the logits buffer as it is.
+  void begin_step(std::span<const Chunk> chunks, LogitsFor want = LogitsFor::last);
+  void run_op(size_t index);
+  StepResult end_step();
+  bool in_step() const { return in_step_; }
 
-  // Layer l's state, web-rwkv layout f32 [C, N+2, 1] (kernels/batch.h).
+  // Zeroes every slot's state (all token-shift vectors and WKV states).
+  void reset();
+  void reset_slot(uint32_t slot);
+  // A slot's state, copied out or in (web-rwkv layout; see SlotState). import
+  // throws std::invalid_argument if the state's L, C or N is not the model's.
+  SlotState export_state(uint32_t slot) const;
+  void import_state(uint32_t slot, const SlotState& s);
+
+  // Layer l's state, web-rwkv layout f32 [C, N+2, slots] (kernels/batch.h).
   const LayerState& state(int64_t layer) const { return states_.at(size_t(layer)); }
+  int64_t slots() const { return slots_; }
   const plan::ModelConfig& config() const { return weights_.config; }
 
   // The observer (not owned; nullptr for none) sees every op of later steps.
   void set_observer(OpObserver* observer) { observer_ = observer; }
 
   // What an observer may look at during a step.
-  const plan::Plan& plan() const { return *plan_; }
-  std::span<const uint32_t> tokens() const { return tokens_; }
+  const plan::Plan& plan() const;
+  std::span<const uint32_t> tokens() const { return tokens_; }  // stacked
   std::span<const Cursor> cursors() const { return cursors_; }
   const Rwkv7Weights& weights() const { return weights_; }
   const ForwardOptions& options() const { return options_; }
@@ -77,20 +142,23 @@ class Executor {
   TensorView buffer(const std::string& name) const;
 
  private:
-  void run(const plan::Op& op, std::span<const uint32_t> tokens, std::span<const Cursor> cursors);
+  void run(const plan::Op& op);
   TensorView operand(const plan::Op& op);  // weights[0] as a vector if given, else inputs[0]
+  void check_slot(uint32_t slot, const char* what) const;
 
   const Rwkv7Weights& weights_;
   ForwardOptions options_;
-  std::map<int64_t, plan::Plan> plans_;      // by T
-  std::map<std::string, Tensor> buffers_;    // for the current T
-  int64_t buffers_T_ = 0;
+  int64_t slots_ = 1;
+  std::map<std::string, plan::Plan> plans_;  // by step shape (T and output runs)
+  std::map<std::string, Tensor> buffers_;    // sized for the current plan
   std::vector<std::vector<float>> state_data_;
   std::vector<LayerState> states_;
   OpObserver* observer_ = nullptr;
   const plan::Plan* plan_ = nullptr;
-  std::span<const uint32_t> tokens_;
+  std::vector<uint32_t> tokens_;
   std::vector<Cursor> cursors_;
+  std::vector<OutputRow> rows_;
+  bool in_step_ = false;
   int64_t steps_done_ = 0;
 };
 

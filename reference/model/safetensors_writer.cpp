@@ -27,9 +27,11 @@ std::string safetensors_header(const std::vector<StEntry>& entries) {
     for (char c : e.name)
       if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
         throw std::invalid_argument(fmt::format("safetensors: tensor name '{}' needs escaping", e.name));
-    const uint64_t bytes = uint64_t(e.numel()) * 2;
-    json += fmt::format(R"(,"{}":{{"dtype":"F16","shape":[{}],"data_offsets":[{},{}]}})", e.name,
-                        fmt::join(e.shape, ","), offset, offset + bytes);
+    if (e.dtype == StDType::bf16)
+      throw std::invalid_argument(fmt::format("safetensors: tensor '{}': BF16 is not written", e.name));
+    const uint64_t bytes = uint64_t(e.numel()) * st_dtype_size(e.dtype);
+    json += fmt::format(R"(,"{}":{{"dtype":"{}","shape":[{}],"data_offsets":[{},{}]}})", e.name,
+                        st_dtype_name(e.dtype), fmt::join(e.shape, ","), offset, offset + bytes);
     offset += bytes;
   }
   json += "}";
@@ -71,16 +73,22 @@ const StEntry& SafetensorsWriter::next() const {
   return entries_[written_];
 }
 
-void SafetensorsWriter::write(std::span<const uint16_t> bits) {
+void SafetensorsWriter::write_raw(StDType dtype, const void* data, size_t n) {
   const StEntry& e = next();
-  if (int64_t(bits.size()) != e.numel())
-    throw std::logic_error(fmt::format("{}: tensor '{}' needs {} values, got {}", path_, e.name, e.numel(),
-                                       bits.size()));
+  if (e.dtype != dtype)
+    throw std::logic_error(fmt::format("{}: tensor '{}' is {}, got {} values", path_, e.name, st_dtype_name(e.dtype),
+                                       st_dtype_name(dtype)));
+  if (int64_t(n) != e.numel())
+    throw std::logic_error(fmt::format("{}: tensor '{}' needs {} values, got {}", path_, e.name, e.numel(), n));
   static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian");
-  if (std::fwrite(bits.data(), 2, bits.size(), file_) != bits.size())
+  const size_t size = st_dtype_size(dtype);
+  if (std::fwrite(data, size, n, file_) != n)
     throw std::runtime_error(fmt::format("{}: write failed: {}", path_, std::strerror(errno)));
   ++written_;
 }
+
+void SafetensorsWriter::write(std::span<const uint16_t> bits) { write_raw(StDType::f16, bits.data(), bits.size()); }
+void SafetensorsWriter::write(std::span<const float> values) { write_raw(StDType::f32, values.data(), values.size()); }
 
 void SafetensorsWriter::finish() {
   if (written_ != entries_.size())

@@ -32,6 +32,12 @@ std::string_view kernel_name(Kernel k) {
   return "?";
 }
 
+int64_t Plan::n_out() const {
+  int64_t n = 0;
+  for (const TokenRun& r : outputs) n += r.count;
+  return n;
+}
+
 int64_t Plan::dispatch_count() const {
   int64_t n = 0;
   for (const Op& op : ops) n += op.kernel != Kernel::embedding;
@@ -184,15 +190,36 @@ void emit_ffn(std::vector<Op>& ops, const ModelConfig& c, int64_t l, const PlanO
   }
 }
 
+void check_outputs(int64_t T, const std::vector<TokenRun>& outputs) {
+  if (outputs.empty()) throw std::invalid_argument("build_plan: no token wants logits (expected at least one run)");
+  int64_t next = 0;
+  for (const TokenRun& r : outputs) {
+    if (r.count < 1 || r.first < next || r.first + r.count > T)
+      throw std::invalid_argument(fmt::format(
+          "build_plan: output run [{}, {}) is empty, overlaps or is out of order, or lies outside the {} tokens",
+          r.first, r.first + r.count, T));
+    next = r.first + r.count;
+  }
+}
+
 }  // namespace
 
 Plan build_plan(const ModelConfig& c, int64_t T, const PlanOptions& options) {
+  if (T < 1) throw std::invalid_argument(fmt::format("build_plan: T = {}, expected >= 1", T));
+  return build_plan(c, T, {TokenRun{0, T}}, options);
+}
+
+Plan build_plan(const ModelConfig& c, int64_t T, std::vector<TokenRun> outputs, const PlanOptions& options) {
   validate(c);
   if (T < 1) throw std::invalid_argument(fmt::format("build_plan: T = {}, expected >= 1", T));
   if (options.rescale < 1) throw std::invalid_argument("build_plan: rescale must be >= 1");
+  check_outputs(T, outputs);
   Plan plan;
   plan.config = c;
   plan.T = T;
+  plan.outputs = std::move(outputs);
+  const int64_t n_out = plan.n_out();
+  const bool head_in_place = n_out == T;
   const int64_t C = c.C;
   plan.buffers = {
       {"input", C, T, 1, BufferType::f16},
@@ -208,8 +235,9 @@ Plan build_plan(const ModelConfig& c, int64_t T, const PlanOptions& options) {
       {"n", C, T, 4},
       {"att_o", C, T},
       {"ffn_x", C, T}, {"ffn_kx", C, T}, {"ffn_k", c.F, T}, {"ffn_v", C, T},
-      {"logits", c.V, T, 1, BufferType::f32},
   };
+  if (!head_in_place) plan.buffers.push_back({"head_x", C, n_out});
+  plan.buffers.push_back({"logits", c.V, n_out, 1, BufferType::f32});
   std::vector<Op>& ops = plan.ops;
   // 2.1 Embedding: host gather into the f16 input, ln0 in place (f16 even when F = f32), blit to x.
   ops.push_back(Op{Kernel::embedding, "embed.gather", -1, {"tokens"}, {"input"}, weights({"emb.weight"})});
@@ -221,12 +249,26 @@ Plan build_plan(const ModelConfig& c, int64_t T, const PlanOptions& options) {
     emit_attention(ops, c, l);
     emit_ffn(ops, c, l, options);
   }
-  // 2.4 Head: every token wants logits, so ln_out runs in place on x.
+  // 2.4 Head. Every token wants logits: ln_out runs in place on x. Otherwise
+  // the wanted runs are blitted into head_x, one blit per run.
+  std::string head_in = "x";
+  if (!head_in_place) {
+    head_in = "head_x";
+    int64_t dst = 0;
+    for (size_t i = 0; i < plan.outputs.size(); ++i) {
+      OpParams bp;
+      bp.src_token = plan.outputs[i].first;
+      bp.dst_token = dst;
+      bp.token_count = plan.outputs[i].count;
+      ops.push_back(Op{Kernel::blit, fmt::format("head.blit_x_{}", i), -1, {"x"}, {"head_x"}, bp});
+      dst += plan.outputs[i].count;
+    }
+  }
   OpParams lno = weights({"ln_out.weight", "ln_out.bias"});
   lno.eps = kLayerNormEps;
-  ops.push_back(Op{Kernel::layer_norm, "head.ln_out", -1, {"x"}, {"x"}, lno});
+  ops.push_back(Op{Kernel::layer_norm, "head.ln_out", -1, {head_in}, {head_in}, lno});
   OpParams hp = weights({"head.weight"});
-  ops.push_back(Op{Kernel::matmul, "head.matmul", -1, {"x"}, {"logits"}, hp});
+  ops.push_back(Op{Kernel::matmul, "head.matmul", -1, {head_in}, {"logits"}, hp});
   return plan;
 }
 
@@ -242,6 +284,9 @@ std::string describe(const Op& op) {
   if (op.params.out_plane >= 0) add(fmt::format("plane={}", op.params.out_plane));
   if (op.params.sparse_input) add("sparse_input");
   if (op.kernel == Kernel::affine) add(fmt::format("scale={:g} bias={:g}", op.params.scale, op.params.bias));
+  if (op.params.token_count)
+    add(fmt::format("tokens={}..{}->{}", op.params.src_token, op.params.src_token + op.params.token_count,
+                    op.params.dst_token));
   return fmt::format("{} {} {} -> {}  {}", op.name, kernel_name(op.kernel), fmt::join(op.inputs, ","),
                      fmt::join(op.outputs, ","), params);
 }

@@ -63,6 +63,9 @@ struct OpParams {
   int64_t out_plane = -1;            // blit into plane p of a [C, T, 4] buffer
   bool sparse_input = false;         // matmul of the squared-ReLU FFN hidden
   float scale = 1, bias = 0;         // affine
+  // blit of a run of tokens (the head's wanted rows): source tokens
+  // [src_token, src_token + token_count) into [dst_token, ...). token_count 0: the whole buffer.
+  int64_t src_token = 0, dst_token = 0, token_count = 0;
 };
 
 struct Op {
@@ -74,9 +77,19 @@ struct Op {
   OpParams params;
 };
 
+// A run of consecutive stacked tokens of a step that want logits (spec 2.4).
+struct TokenRun {
+  int64_t first = 0, count = 0;
+  bool operator==(const TokenRun&) const = default;
+};
+
 struct Plan {
   ModelConfig config;
-  int64_t T = 1;  // tokens in the step (one batch slot, every token wants logits)
+  int64_t T = 1;  // tokens in the step: every batch's chunk, stacked
+  // The stacked tokens whose logits the head computes, in order; `logits` is
+  // [V, n_out] with n_out the sum of the runs' counts.
+  std::vector<TokenRun> outputs;
+  int64_t n_out() const;
   std::vector<Buffer> buffers;
   std::vector<Op> ops;
   // GPU dispatches: every op but the host gather (spec 6.1: 44L + 1 for T = 1).
@@ -88,8 +101,14 @@ struct PlanOptions {
   int64_t rescale = 1024;  // affine(x, 0.5) after layer l when (l + 1) % rescale == 0
 };
 
-// The ops of one step of T tokens. Throws std::invalid_argument on a bad
-// config or T < 1.
+// The ops of one step of T stacked tokens whose logits are wanted for the
+// `outputs` runs (ascending, non-overlapping, inside [0, T), at least one
+// token). When every token wants logits the head runs in place on x (web-rwkv's
+// RnnRedirect); otherwise each run is blitted into head_x first, one blit per
+// run. Throws std::invalid_argument on a bad config, T < 1 or bad runs.
+Plan build_plan(const ModelConfig& config, int64_t T, std::vector<TokenRun> outputs,
+                const PlanOptions& options = {});
+// Every token of the step wants logits.
 Plan build_plan(const ModelConfig& config, int64_t T = 1, const PlanOptions& options = {});
 
 // One line per op: "index name kernel inputs -> outputs params".

@@ -1,5 +1,8 @@
 #include "reference/util/sha256.h"
 
+#include <cpuid.h>
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -23,12 +26,74 @@ constexpr std::array<uint32_t, 64> kK = {
 
 inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
+// The x86 SHA extensions (CPUID leaf 7, EBX bit 29), with SSE4.1 for the blend.
+bool cpu_has_sha() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  const bool sha = (b >> 29) & 1;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool sse41 = (c >> 19) & 1, ssse3 = (c >> 9) & 1;
+  return sha && sse41 && ssse3;
+}
+
+bool g_use_sha_ni = cpu_has_sha();
+
+// One block with the SHA instructions: the same compression function, two
+// rounds per sha256rnds2. The state lives as (A, B, E, F) and (C, D, G, H)
+// lanes, which is how the instructions take it; the message schedule of
+// rounds 16..63 is built four words at a time with sha256msg1/msg2.
+__attribute__((target("sha,sse4.1,ssse3"))) void block_sha_ni(uint32_t* h, const uint8_t* p) {
+  const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+  __m128i dcba = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h));
+  __m128i hgfe = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + 4));
+  const __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1);
+  const __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+  __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);
+  __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+  const __m128i abef_in = abef, cdgh_in = cdgh;
+  __m128i w[4];
+  for (int i = 0; i < 4; ++i)
+    w[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i)), bswap);
+  for (int r = 0; r < 16; ++r) {  // four rounds per pass
+    __m128i& g = w[r % 4];
+    if (r >= 4) {
+      // W[t..t+3] from W[t-16..], W[t-15..] (msg1), W[t-7..] and W[t-2..] (msg2).
+      __m128i t = _mm_sha256msg1_epu32(g, w[(r + 1) % 4]);
+      t = _mm_add_epi32(t, _mm_alignr_epi8(w[(r + 3) % 4], w[(r + 2) % 4], 4));
+      g = _mm_sha256msg2_epu32(t, w[(r + 3) % 4]);
+    }
+    const __m128i k = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kK.data() + 4 * r));
+    const __m128i m = _mm_add_epi32(g, k);
+    // Two rounds return the new (A, B, E, F); the old one is the new (C, D, G, H).
+    cdgh = _mm_sha256rnds2_epu32(cdgh, abef, m);                         // rounds 4r, 4r+1
+    abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(m, 0x0E));  // rounds 4r+2, 4r+3
+  }
+  abef = _mm_add_epi32(abef, abef_in);
+  cdgh = _mm_add_epi32(cdgh, cdgh_in);
+  const __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+  const __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+  dcba = _mm_blend_epi16(feba, dchg, 0xF0);
+  hgfe = _mm_alignr_epi8(dchg, feba, 8);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(h), dcba);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(h + 4), hgfe);
+}
+
 }  // namespace
+
+bool sha256_uses_sha_ni() { return g_use_sha_ni; }
+bool sha256_set_sha_ni(bool on) {
+  g_use_sha_ni = on && cpu_has_sha();
+  return g_use_sha_ni;
+}
 
 Sha256::Sha256()
     : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
 
 void Sha256::block(const uint8_t* p) {
+  if (g_use_sha_ni) {
+    block_sha_ni(h_.data(), p);
+    return;
+  }
   uint32_t w[64];
   for (int i = 0; i < 16; ++i)
     w[i] = uint32_t(p[4 * i]) << 24 | uint32_t(p[4 * i + 1]) << 16 | uint32_t(p[4 * i + 2]) << 8 | p[4 * i + 3];

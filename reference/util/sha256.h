@@ -30,6 +30,10 @@ class Sha256 {
 };
 
 std::string sha256_hex(std::string_view data);
+// Whether blocks use the x86 SHA instructions (when the CPU has them; the
+// portable code gives the same digests). Tests switch it to check both.
+bool sha256_uses_sha_ni();
+bool sha256_set_sha_ni(bool on);  // returns whether it is now on
 // Hashes a file in 1 MiB pieces (bounded memory for multi-GB model files);
 // throws std::runtime_error naming the file if it cannot be read.
 std::string sha256_file_hex(const std::string& path);

@@ -1,0 +1,66 @@
+#pragma once
+// The float64 execution of one op of the plan on exactly the inputs the
+// reference kernel read, and the reference's own error against it: what the
+// golden file stores beside every tensor (vectors/SCHEMA.md: max_abs_err_f64,
+// max_rel_err_f64) and what tolerances are derived from.
+//
+// Use it as an OpObserver does: before(op) while the op's inputs are still
+// intact (it copies what an in-place op will overwrite, and the layer's state
+// for the ops that update it), then after(op) once the op has run. The f64
+// side is the kernel family's oracle (reference/oracle/): the textbook math in
+// double on the stored (already rounded) inputs, never rounded itself, so the
+// error includes the store's rounding to the activation type.
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "reference/forward/executor.h"
+
+namespace rwkv::forward {
+
+// How far a reference tensor is from its float64 value.
+struct ErrorStats {
+  int64_t count = 0;         // elements compared
+  double max_abs = 0;        // max |ref - f64|
+  double max_rel = 0;        // max over elements with f64 != 0 of |ref - f64| / |f64|
+  double max_abs_f64 = 0;    // max |f64| (the tensor's scale)
+  int64_t nonfinite = 0;     // elements where ref or f64 is NaN or Inf and the two differ
+  // Folds another tensor's statistics into this one.
+  void merge(const ErrorStats& o);
+};
+
+// Compares ref values (read with TensorView::get) with their f64 values.
+// Where both are the same non-finite value (NaN and NaN, or equal Infs), the
+// element is counted but has no error; where they differ, max_abs becomes
+// +Inf and `nonfinite` counts it.
+ErrorStats compare_with_f64(const TensorView& ref, const std::vector<double>& f64);
+
+struct OpError {
+  ErrorStats output;               // the op's output tensor (outputs[0])
+  std::optional<ErrorStats> state; // time_mix_v7 / channel_mix_v7: the state rows they wrote
+};
+
+class OpOracle {
+ public:
+  // Does the op have a float64 counterpart worth measuring? Blits are copies
+  // (exact by construction) and answer false.
+  static bool measures(const plan::Op& op);
+
+  // Call before the op runs.
+  void before(const Executor& ex, const plan::Op& op);
+  // Call after it ran; measures the error of what it wrote.
+  OpError after(const Executor& ex, const plan::Op& op);
+
+ private:
+  Tensor out_before_;               // the output buffer before the op (in-place ops read it)
+  std::vector<float> state_before_; // the op's layer state before the op, [C, N+2, B]
+};
+
+// The f64 matmul y[t][m] = act(sum_k W[m][k] x[t][k]) on the decoded weights:
+// each sum over k as 8 interleaved partial sums (k mod 8, each sequential in k)
+// added as ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)); rows decoded one
+// at a time (memory stays O(K) per thread), threads split rows. Same bits for
+// any thread count. Result [T][M].
+std::vector<double> matmul_f64(const Matrix& w, const TensorView& x, Activation act);
+
+}  // namespace rwkv::forward

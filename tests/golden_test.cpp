@@ -1,0 +1,268 @@
+// Golden files: what `rwkv-oracle golden` writes is the run itself (every
+// stored tensor equals the executor's, every op of the plan but the copies is
+// there), the float64 envelope measures what it says (recomputed here for one
+// op from the stored tensors), and the same run gives the same bytes at any
+// thread count and SIMD level.
+#include <gtest/gtest.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "reference/kernels/norm.h"
+#include "reference/oracle/norm_oracle.h"
+#include "reference/simd/dispatch.h"
+#include "reference/util/sha256.h"
+#include "tests/support/expect_error.h"
+#include "tests/support/run_cli.h"
+#include "vectors/golden_writer.h"
+
+namespace rwkv::vectors {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kTiny = std::string(RWKV_SHARED_DIR) + "/crosscheck/rwkv7-tiny.st";
+const std::vector<uint32_t> kTokens = {551, 580, 843, 441, 785, 97, 542, 357, 14, 636, 476, 23, 306, 895, 75, 874,
+                                       3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8};
+
+std::string temp(const std::string& tag) {
+  return (fs::temp_directory_path() / ("golden_test_" + tag + "_" + std::to_string(::getpid()) + ".h5")).string();
+}
+
+// A golden file of `tokens` cut into `lengths` steps, as the command writes it.
+void write_golden(const Rwkv7Weights& w, const std::string& path, DType act, const std::vector<int64_t>& lengths,
+                  GoldenOptions go = {}) {
+  fs::remove(path);
+  H5Writer out(path);
+  GoldenWriter g(out, go);
+  Provenance p;
+  p.tool_version = "test";
+  p.model_file = "rwkv7-tiny.st";
+  g.write_provenance(p);
+  g.write_inputs(kTokens);
+  forward::Executor ex(w, {act, kDecayWebRwkv, true});
+  ex.set_observer(&g);
+  size_t at = 0;
+  for (int64_t len : lengths) {
+    const forward::Chunk c{0, std::span(kTokens).subspan(at, size_t(len))};
+    ex.step(std::span(&c, 1), forward::LogitsFor::last);
+    at += size_t(len);
+  }
+  g.finish(ex);
+  out.close();
+}
+
+class Golden : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { weights_ = new Rwkv7Weights(load_rwkv7_safetensors(kTiny)); }
+  static void TearDownTestSuite() {
+    delete weights_;
+    weights_ = nullptr;
+  }
+  static Rwkv7Weights* weights_;
+};
+Rwkv7Weights* Golden::weights_ = nullptr;
+
+// Steps of 1, 1 and 33 tokens (the vec path, then a 32-token mat step and a
+// 1-token vec step would come from chunking; here one 33-token vec step).
+const std::vector<int64_t> kSteps = {1, 1, 32, 1};
+
+TEST_F(Golden, HoldsEveryOpOutputStateAndLogitsOfTheRun) {
+  const std::string path = temp("content");
+  write_golden(*weights_, path, DType::f16, kSteps);
+  H5Reader r(path);
+  EXPECT_EQ(r.attr_string("/", "schema"), kGoldenSchema);
+  EXPECT_EQ(r.attr_u64("/", "num_steps"), kSteps.size());
+  EXPECT_EQ(r.read_i32("/inputs/tokens").size(), kTokens.size());
+  // Replay the run and compare every tensor as the writer saw it.
+  forward::Executor ex(*weights_, {DType::f16, kDecayWebRwkv, true});
+  struct Check : forward::OpObserver {
+    const H5Reader& r;
+    int64_t step = 0, checked = 0;
+    explicit Check(const H5Reader& reader) : r(reader) {}
+    void after_op(const forward::Executor& e, const plan::Op& op, size_t index) override {
+      const std::string path = golden_op_path(op, step);
+      if (path.empty()) {
+        EXPECT_EQ(op.kernel, plan::Kernel::blit);
+        return;
+      }
+      const TensorView t = e.buffer(op.outputs.at(0));
+      ASSERT_TRUE(r.is_dataset(path)) << path;
+      EXPECT_EQ(r.attr_string(path, "op"), op.name);
+      EXPECT_EQ(r.attr_u64(path, "plan_index"), index);
+      EXPECT_TRUE(std::isfinite(r.attr_f64(path, "max_abs_err_f64"))) << path;
+      if (t.dtype == DType::f16) {
+        const std::vector<uint16_t> got = r.read_f16_bits(path, golden_dims(t.shape));
+        EXPECT_EQ(std::memcmp(got.data(), t.data, got.size() * 2), 0) << path;
+      } else {
+        const std::vector<float> got = r.read_f32(path, golden_dims(t.shape));
+        EXPECT_EQ(std::memcmp(got.data(), t.data, got.size() * 4), 0) << path;
+      }
+      ++checked;
+    }
+    void end_step(const forward::Executor& e) override {
+      for (int64_t l = 0; l < e.config().L; ++l) {
+        const LayerState& s = e.state(l);
+        const std::vector<float> got = r.read_f32(fmt::format("/steps/{}/state/{}", step, l),
+                                                  Dims{1, uint64_t(s.rows()), uint64_t(s.C)});
+        EXPECT_EQ(std::memcmp(got.data(), s.data, got.size() * 4), 0) << "state " << l << " step " << step;
+      }
+      ++step;
+    }
+  } check(r);
+  ex.set_observer(&check);
+  size_t at = 0;
+  for (int64_t len : kSteps) {
+    const forward::Chunk c{0, std::span(kTokens).subspan(at, size_t(len))};
+    ex.step(std::span(&c, 1), forward::LogitsFor::last);
+    at += size_t(len);
+  }
+  // Every step: 2 embedding ops, 39 + 42 stored layer ops (44 minus the
+  // blits: 8 in layer 0, 7 after), ln_out and the logits.
+  EXPECT_EQ(check.checked, int64_t(kSteps.size()) * (2 + (41 - 8) + (44 - 7) + 2));
+  EXPECT_EQ(r.members("/steps/2/layers/1").size(), 44u - 7u);
+  // The logits of a 32-token step with LogitsFor::last: one row.
+  EXPECT_EQ(r.info("/steps/2/logits").dims, (Dims{1, 1024}));
+  fs::remove(path);
+}
+
+// The envelope of one op recomputed from the stored tensors: att.ln1 of layer
+// 1 reads x, the stored output of layer 0's ffn.add_x.
+TEST_F(Golden, EnvelopeMatchesAFloat64RecomputationFromStoredInputs) {
+  const std::string path = temp("envelope");
+  write_golden(*weights_, path, DType::f32, {3});
+  H5Reader r(path);
+  const int64_t C = weights_->config.C, T = 3;
+  std::vector<float> x = r.read_f32("/steps/0/layers/0/ffn.add_x", Dims{uint64_t(T), uint64_t(C)});
+  const std::vector<float> y = r.read_f32("/steps/0/layers/1/att.ln1", Dims{uint64_t(T), uint64_t(C)});
+  const std::vector<double> want =
+      oracle::layer_norm(TensorView(x.data(), Shape(C, T)), weights_->vector("blocks.1.ln1.weight").data,
+                         weights_->vector("blocks.1.ln1.bias").data, kLayerNormEps);
+  double max_abs = 0, max_rel = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double d = std::abs(double(y[i]) - want[i]);
+    max_abs = std::max(max_abs, d);
+    if (want[i] != 0) max_rel = std::max(max_rel, d / std::abs(want[i]));
+  }
+  EXPECT_EQ(r.attr_f64("/steps/0/layers/1/att.ln1", "max_abs_err_f64"), max_abs);
+  EXPECT_EQ(r.attr_f64("/steps/0/layers/1/att.ln1", "max_rel_err_f64"), max_rel);
+  EXPECT_GT(max_abs, 0);  // f32 rounding is visible
+  // In f32 every op stays close to float64 (matmul sums of 1024 terms, the
+  // WKV recurrence over 3 tokens): a few e-6 relative to each tensor's scale.
+  for (const char* layer : {"0", "1"})
+    for (const std::string& op : r.members(std::string("/steps/0/layers/") + layer)) {
+      const std::string p = std::string("/steps/0/layers/") + layer + "/" + op;
+      EXPECT_LE(r.attr_f64(p, "max_abs_err_f64"), 1e-5 * std::max(1.0, r.attr_f64(p, "max_abs_f64"))) << p;
+    }
+  fs::remove(path);
+}
+
+// In f16 every stored activation carries its rounding: relative errors near
+// 2^-11 (half an ulp) and never much beyond a few ulp.
+TEST_F(Golden, F16EnvelopeIsTheStoreRounding) {
+  const std::string path = temp("f16");
+  write_golden(*weights_, path, DType::f16, {2});
+  H5Reader r(path);
+  for (const std::string& op : r.members("/steps/0/layers/1")) {
+    const std::string p = "/steps/0/layers/1/" + op;
+    if (op == "ffn.channel_mix") continue;  // a copy of ffn.matmul_v: exact
+    const double abs = r.attr_f64(p, "max_abs_err_f64"), scale = r.attr_f64(p, "max_abs_f64");
+    EXPECT_GT(abs, 0) << p;
+    EXPECT_LE(abs, 4 * std::ldexp(1.0, -11) * std::max(scale, 1e-3) + 1e-6) << p;
+  }
+  fs::remove(path);
+}
+
+TEST_F(Golden, SameBytesAtAnyThreadCountAndSimdLevel) {
+  const int saved = omp_get_max_threads();
+  std::string want;
+  int runs = 0;
+  for (simd::Level level : {simd::Level::scalar, simd::supported_levels().back()})
+    for (int threads : {1, 2}) {
+      simd::ScopedLevel forced(level);
+      omp_set_num_threads(threads);
+      const std::string path = temp("det");
+      write_golden(*weights_, path, DType::f16, kSteps);
+      const std::string h = sha256_file_hex(path);
+      if (runs++ == 0) want = h;
+      EXPECT_EQ(h, want) << "level " << int(level) << " threads " << threads;
+      fs::remove(path);
+    }
+  omp_set_num_threads(saved);
+}
+
+TEST_F(Golden, WithoutEnvelopeOrPerStepStates) {
+  const std::string path = temp("lean");
+  GoldenOptions go;
+  go.envelope = false;
+  go.states_every_step = false;
+  write_golden(*weights_, path, DType::f32, {2, 1}, go);
+  H5Reader r(path);
+  EXPECT_FALSE(r.has_attr("/steps/0/layers/0/att.ln1", "max_abs_err_f64"));
+  EXPECT_FALSE(r.exists("/steps/0/state"));
+  EXPECT_TRUE(r.is_dataset("/final_state/1"));
+  EXPECT_EQ(r.attr_string("/", "envelope"), "none");
+  fs::remove(path);
+}
+
+// The command: a run end to end, read back by h5py, and its errors.
+TEST(GoldenCli, WritesAFileThatH5pyReads) {
+  const std::string path = temp("cli");
+  fs::remove(path);
+  const test::CliResult r =
+      test::run_oracle_stdout("golden --model " + kTiny + " --tokens 1,2,3,4 --chunk 1 --out " + path);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("4 tokens in 4 steps"), std::string::npos) << r.output;
+  const std::string py = "/usr/bin/python3 -c \"import h5py, numpy; f = h5py.File('" + path +
+                         "', 'r'); d = f['steps/3/layers/1/att.time_mix']; "
+                         "assert d.dtype == numpy.float16 and d.shape == (1, 256), (d.dtype, d.shape); "
+                         "assert f['provenance'].attrs['model_sha256'].decode() == "
+                         "'09133858948ffd43deb366dc8d5d72ed044c150ba9763a03986b1d1f8c3afadf'; "
+                         "assert f['steps/3/logits'].shape == (1, 1024); print('h5py ok')\"";
+  FILE* p = popen((py + " 2>&1").c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[512] = {};
+  const size_t n = fread(buf, 1, sizeof buf - 1, p);
+  EXPECT_EQ(pclose(p), 0) << std::string(buf, n);
+  EXPECT_EQ(std::string(buf, n), "h5py ok\n");
+  fs::remove(path);
+}
+
+TEST(GoldenCli, BadUsageIsExitTwoWithAClearMessageAndNothingOverwritten) {
+  const std::string path = temp("bad");
+  struct Case {
+    std::string args, needle;
+  };
+  const std::string base = "golden --model " + kTiny + " --out " + path + " ";
+  const Case cases[] = {
+      {base + "--tokens 1,2,1024", "token 1024 (item 2) is out of the model's vocabulary: expected 0 to 1023"},
+      {base + "--tokens ''", "no tokens"},
+      {base + "--tokens 1,x", "item 1 ('x') is not a token id"},
+      {base + "--tokens 1,2 --chunk 7", "chunk size 7"},
+      {base + "--tokens 1 --precision bf16", "--precision 'bf16'"},
+      {base + "--tokens 1 --random-tokens 3", "exactly one of"},
+      {"golden --model /nonexistent.st --tokens 1 --out " + path, "/nonexistent.st"},
+  };
+  for (const Case& c : cases) {
+    const test::CliResult r = test::run_oracle(c.args);
+    EXPECT_EQ(r.status, 2) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.needle), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_FALSE(fs::exists(path)) << c.args;
+  }
+  { std::ofstream(path) << "mine"; }
+  const test::CliResult r = test::run_oracle(base + "--tokens 1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("already exists"), std::string::npos) << r.output;
+  std::ifstream in(path);
+  std::string kept((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(kept, "mine");
+  fs::remove(path);
+}
+
+}  // namespace
+}  // namespace rwkv::vectors

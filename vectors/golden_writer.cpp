@@ -1,0 +1,139 @@
+#include "vectors/golden_writer.h"
+
+#include <fmt/format.h>
+
+#include "reference/kernels/matmul.h"
+
+namespace rwkv::vectors {
+
+using plan::Kernel;
+using plan::Op;
+
+std::string golden_op_path(const Op& op, int64_t step) {
+  if (op.kernel == Kernel::blit) return "";
+  const std::string s = fmt::format("/steps/{}", step);
+  if (op.layer >= 0) {
+    const std::string prefix = fmt::format("blocks.{}.", op.layer);
+    return fmt::format("{}/layers/{}/{}", s, op.layer, op.name.substr(prefix.size()));
+  }
+  if (op.name == "head.matmul") return s + "/logits";
+  const size_t dot = op.name.find('.');
+  return fmt::format("{}/{}/{}", s, op.name.substr(0, dot), op.name.substr(dot + 1));
+}
+
+Dims golden_dims(const Shape& s) {
+  if (s[2] == 1) return {uint64_t(s[1]), uint64_t(s[0])};
+  return numpy_dims(s);
+}
+
+std::string precision_policy(const forward::ForwardOptions& o) {
+  return fmt::format(
+      "activations {} (rounded on every store), embedding and ln0 output {}, arithmetic f32, state f32, logits f32, "
+      "decay {:.9g}",
+      dtype_name(o.activations), o.embedding_f16 ? "f16" : dtype_name(o.activations), o.decay);
+}
+
+namespace {
+
+// The catalog name of the kernel variant an op runs (reference/kernel_catalog.h).
+std::string kernel_variant(const forward::Executor& ex, const Op& op) {
+  if (op.kernel != Kernel::matmul) return std::string(plan::kernel_name(op.kernel));
+  const Matrix& m = ex.weights().matrix(op.params.weights.at(0));
+  const bool mat = ex.buffer(op.inputs.at(0)).shape[1] % 32 == 0;  // matmul()'s path choice (web-rwkv's)
+  const char* kind = mat ? "matmul_mat" : op.params.sparse_input ? "matmul_vec_sparse" : "matmul_vec";
+  return fmt::format("{} {} {}", kind, format_name(m.format), activation_name(op.params.act));
+}
+
+}  // namespace
+
+GoldenWriter::GoldenWriter(H5Writer& out, GoldenOptions options) : out_(out), options_(options) {
+  out_.set_attr("/", "schema", kGoldenSchema);
+  out_.set_attr("/", "envelope", options_.envelope ? "float64 per op" : "none");
+  out_.set_attr("/", "states", options_.states_every_step ? "every step" : "last step");
+}
+
+void GoldenWriter::write_provenance(const Provenance& p) {
+  const std::string g = "/provenance";
+  out_.create_group(g);
+  out_.set_attr(g, "tool_version", p.tool_version);
+  out_.set_attr(g, "git_commit", p.git_commit);
+  out_.set_attr(g, "model_file", p.model_file);
+  out_.set_attr(g, "model_sha256", p.model_sha256);
+  out_.set_attr(g, "config", p.config_json);
+  out_.set_attr(g, "precision", p.precision);
+  out_.set_attr(g, "options", p.options_json);
+  for (const auto& [what, seed] : p.seeds) out_.set_attr(g, "seed_" + what, seed);
+}
+
+void GoldenWriter::write_inputs(std::span<const uint32_t> tokens) {
+  std::vector<int32_t> ids(tokens.begin(), tokens.end());
+  out_.write_i32("/inputs/tokens", ids, {ids.size()});
+}
+
+void GoldenWriter::begin_step(const forward::Executor& ex) {
+  const std::string g = fmt::format("/steps/{}", step_);
+  out_.create_group(g);
+  out_.set_attr(g, "first_token", uint64_t(first_token_));
+  out_.set_attr(g, "num_tokens", uint64_t(ex.tokens().size()));
+  state_errors_.clear();
+}
+
+void GoldenWriter::before_op(const forward::Executor& ex, const Op& op, size_t) {
+  if (options_.envelope && forward::OpOracle::measures(op)) oracle_.before(ex, op);
+}
+
+void GoldenWriter::set_errors(const std::string& path, const forward::ErrorStats& e) {
+  out_.set_attr(path, "max_abs_err_f64", e.max_abs);
+  out_.set_attr(path, "max_rel_err_f64", e.max_rel);
+  out_.set_attr(path, "max_abs_f64", e.max_abs_f64);
+  if (e.nonfinite) out_.set_attr(path, "nonfinite_mismatches", e.nonfinite);
+}
+
+void GoldenWriter::after_op(const forward::Executor& ex, const Op& op, size_t index) {
+  const std::string path = golden_op_path(op, step_);
+  if (path.empty()) return;
+  const TensorView t = ex.buffer(op.outputs.at(0));
+  const Dims dims = golden_dims(t.shape);
+  if (t.dtype == DType::f16)
+    out_.write_f16(path, std::span<const f16>(t.half(), size_t(t.numel())), dims);
+  else
+    out_.write_f32(path, std::span<const float>(t.f32(), size_t(t.numel())), dims);
+  ++tensors_;
+  bytes_ += uint64_t(t.numel()) * dtype_size(t.dtype);
+  out_.set_attr(path, "op", op.name);
+  out_.set_attr(path, "plan_index", uint64_t(index));
+  out_.set_attr(path, "kernel", kernel_variant(ex, op));
+  out_.set_attr(path, "dtype_policy", fmt::format("f32 arithmetic, stored {}", dtype_name(t.dtype)));
+  if (!options_.envelope) return;
+  const forward::OpError e = oracle_.after(ex, op);
+  set_errors(path, e.output);
+  if (e.state) state_errors_[op.params.state_layer].merge(*e.state);
+}
+
+void GoldenWriter::write_states(const forward::Executor& ex, const std::string& group) {
+  const plan::ModelConfig& c = ex.config();
+  for (int64_t l = 0; l < c.L; ++l) {
+    const LayerState& s = ex.state(l);
+    const std::string path = fmt::format("{}/{}", group, l);
+    out_.write_f32(path, std::span<const float>(s.data, size_t(s.C * s.rows() * s.B)),
+                   {uint64_t(s.B), uint64_t(s.rows()), uint64_t(s.C)});
+    bytes_ += uint64_t(s.C * s.rows() * s.B) * 4;
+    ++tensors_;
+    auto it = state_errors_.find(l);
+    if (options_.envelope && it != state_errors_.end()) set_errors(path, it->second);
+  }
+}
+
+void GoldenWriter::end_step(const forward::Executor& ex) {
+  if (options_.states_every_step) write_states(ex, fmt::format("/steps/{}/state", step_));
+  first_token_ += int64_t(ex.tokens().size());
+  ++step_;
+}
+
+void GoldenWriter::finish(const forward::Executor& ex) {
+  if (!options_.states_every_step && step_ > 0) write_states(ex, "/final_state");
+  out_.set_attr("/", "num_steps", uint64_t(step_));
+  out_.set_attr("/", "num_tokens", uint64_t(first_token_));
+}
+
+}  // namespace rwkv::vectors
