@@ -15,5 +15,6 @@ void add_digest_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_golden_command(CLI::App& app);
+void add_simulate_command(CLI::App& app);
 
 }  // namespace rwkv::cli

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   rwkv::cli::add_plan_command(app);
   rwkv::cli::add_synth_command(app);
   rwkv::cli::add_golden_command(app);
+  rwkv::cli::add_simulate_command(app);
 
   try {
     app.parse(argc, argv);

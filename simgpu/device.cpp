@@ -37,8 +37,11 @@ SimDevice::SimDevice(std::vector<ApiSetup> apis, const Workload& workload, size_
   if (workload.resources.ops.size() != ops_)
     throw std::invalid_argument(fmt::format("simgpu: workload '{}' has {} dispatches but {} resource entries",
                                             workload.name, ops_, workload.resources.ops.size()));
-  for (const ApiSetup& a : apis_) {
+  profiles_.reserve(apis_.size());
+  for (ApiSetup& a : apis_) {
     if (!a.profile) throw std::invalid_argument("simgpu: an API without a profile");
+    profiles_.push_back(*a.profile);
+    a.profile = &profiles_.back();
     const Profile& p = *a.profile;
     ApiCost c;
     c.encode = a.replay ? p.replay_encode_us.value : p.encode_us.value;

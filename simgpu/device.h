@@ -94,9 +94,10 @@ struct Counts {
 
 class SimDevice {
  public:
-  // `apis` indexed by the api numbers used below. Kernel times are priced
-  // once per (dispatch, api) here. `record` keeps every host and device
-  // interval (for traces, dependency checks and functional mode).
+  // `apis` indexed by the api numbers used below (the profiles are copied).
+  // Kernel times are priced once per (dispatch, api) here. `record` keeps
+  // every host and device interval (for traces, dependency checks and
+  // functional mode). The workload must outlive the simulation's calls.
   SimDevice(std::vector<ApiSetup> apis, const Workload& workload, size_t steps, bool record);
 
   uint32_t begin(uint8_t api);
@@ -157,6 +158,7 @@ class SimDevice {
   void host_interval(double start, double end, HostKind kind, uint8_t api, uint32_t arg, uint32_t step, bool busy);
   bool needs_barrier(const Cb& cb, uint32_t dispatch);
 
+  std::vector<Profile> profiles_;  // copies: the device outlives the caller's profiles
   std::vector<ApiSetup> apis_;
   std::vector<ApiCost> cost_;
   const Workload& w_;

@@ -101,7 +101,8 @@ Dispatch describe_dispatch(const plan::Plan& p, size_t index, const WeightFormat
   const plan::Op& op = p.ops.at(index);
   const plan::ModelConfig& c = p.config;
   const DType act = formats.activations;
-  const int64_t T = p.T;
+  // Tokens this op covers: its first input's columns (the head may run on fewer than the step's T).
+  const int64_t T = op.kernel == Kernel::embedding ? p.T : p.buffer(op.inputs.at(0)).d1;
   const double C = double(c.C);
   const double vector_bytes = 2.0 * C;  // an f16 [C] weight vector ([N, H] views are C too)
   Dispatch d;
@@ -109,7 +110,7 @@ Dispatch describe_dispatch(const plan::Plan& p, size_t index, const WeightFormat
     const plan::Buffer& in = p.buffer(op.inputs.at(0));
     const plan::Buffer& out = p.buffer(op.outputs.at(0));
     const std::string& w = op.params.weights.at(0);
-    d = matmul_dispatch(op.name, in.d0, out.d0, T, matrix_format(w, formats), act, element_bytes(out, act));
+    d = matmul_dispatch(op.name, in.d0, out.d0, in.d1, matrix_format(w, formats), act, element_bytes(out, act));
   } else {
     d.name = op.name;
     d.kernel = std::string(plan::kernel_name(op.kernel));
@@ -148,10 +149,15 @@ Dispatch describe_dispatch(const plan::Plan& p, size_t index, const WeightFormat
         break;
       case Kernel::blit: {
         const plan::Buffer& src = p.buffer(op.inputs.at(0));
-        if (src.d1 < 8) d.grid = {ceil_div(src.d0, 512), src.d1, src.d2}, d.workgroup = {128, 1, 1};
-        else d.grid = {ceil_div(src.d0, 64), ceil_div(src.d1, 16), src.d2}, d.workgroup = {16, 16, 1};
-        // Into one plane of n: writes only that plane.
+        const int64_t tokens = op.params.token_count > 0 ? op.params.token_count : src.d1;
+        if (tokens < 8) d.grid = {ceil_div(src.d0, 512), tokens, src.d2}, d.workgroup = {128, 1, 1};
+        else d.grid = {ceil_div(src.d0, 64), ceil_div(tokens, 16), src.d2}, d.workgroup = {16, 16, 1};
+        // Into one plane of n: writes only that plane; a run of tokens (the head): only those.
         if (op.params.out_plane >= 0) d.bytes_written = plane_bytes(p, op.outputs.at(0), act);
+        if (op.params.token_count > 0) {
+          const double run = double(src.d0) * double(op.params.token_count) * double(dtype_size(act));
+          d.bytes_read = run, d.bytes_written = run;
+        }
         break;
       }
       case Kernel::add:

@@ -206,7 +206,6 @@ FitResult fit_apple_profiles(AppleProfiles priors) {
   }
   const Dispatch cxc = q4k_matmul("cxc", kC, kC), ffn_up = q4k_matmul("ffn_up", kC, kF);
   const double t_cxc = kernel_time_us(metal, cxc), t_ffn = kernel_time_us(metal, ffn_up);
-  const double m_fixed_batched = metal.encode_us.value + metal.gap_us.value;
   const double m_cb = metal.submit_us.value + metal.submit_latency_us.value + metal.cb_overhead_us.value;
   m_eff.source = fmt::format(
       "fitted (rwkv-oracle simulate --fit) to note 1's batched figure, 24.7 us per 2560x2560 Q4_K matmul with 192 in "
@@ -320,7 +319,7 @@ FitResult fit_apple_profiles(AppleProfiles priors) {
   const Profile cuda = find_profile("nvidia-h100-cuda"), vulkan = find_profile("nvidia-h100-vulkan");
   for (const std::string& sn : schedule_names()) {
     const Schedule s = find_schedule(sn);
-    for (const Profile* pr : {&wgpu, &vulkan}) {
+    for (const Profile* pr : {static_cast<const Profile*>(&wgpu), &vulkan}) {
       const Profile* peer = pr == &wgpu ? &metal : &cuda;
       // sync-every runs on the given profile's own API: show it on both.
       for (const Profile* given : sn == "sync-every" ? std::vector<const Profile*>{pr, peer} : std::vector<const Profile*>{pr}) {

@@ -294,8 +294,10 @@ SimResult simulate(const Workload& w, const Schedule& s, const Profile& given, c
   SimResult r;
   r.schedule = s.name;
   r.workload = w.name;
-  r.apis = resolve_apis(s, w, given, peer);
-  Walker walker(w, s, r.apis, given, options);
+  const ApiPair apis = resolve_apis(s, w, given, peer);
+  for (size_t i = 0; i < 2; ++i)
+    if (apis[i]) r.apis[i] = ApiInfo{apis[i]->name, apis[i]->role, apis[i]->device, apis[i]->api};
+  Walker walker(w, s, apis, given, options);
   std::shared_ptr<SimDevice> dev = walker.run();
   r.steps = options.steps;
   r.tokens = options.steps * w.tokens_per_step;

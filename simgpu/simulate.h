@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,11 @@ struct ApiPair {
 // std::invalid_argument when the schedule needs the other role and `peer` is null.
 ApiPair resolve_apis(const Schedule& s, const Workload& w, const Profile& given, const Profile* peer);
 
+// What a result keeps of a profile (the profiles themselves may be gone).
+struct ApiInfo {
+  std::string name, role, device, api;
+};
+
 struct SimOptions {
   int64_t steps = 16;   // steps (tokens, for T = 1) simulated
   bool record = false;  // keep every interval (trace, dependency check, functional order)
@@ -35,7 +41,7 @@ struct SimOptions {
 
 struct SimResult {
   std::string schedule, workload;
-  ApiPair apis;
+  std::array<std::optional<ApiInfo>, 2> apis;  // [0] portable, [1] native, as resolved
   int64_t steps = 0, tokens = 0;
   double total_us = 0;
   TimeTotals time;

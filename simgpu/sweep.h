@@ -1,7 +1,7 @@
 #pragma once
 // The sync-interval sweep: every profile runs the op plan on its own API with
 // a commit and a blocking wait every S dispatches (the sync-every schedule
-// with split.every = S), S from 1 to a whole token. Written as CSV and as a
+// with split.every = S), S = 1, 2, 4, ... 1024 and a whole token. Written as CSV and as a
 // plot of tokens/s against syncs per token (matplotlib of the system Python).
 #include <string>
 #include <vector>
@@ -15,7 +15,9 @@ struct SweepOptions {
   plan::ModelConfig config;
   WeightFormats formats;
   int64_t steps = 8;
-  std::vector<int64_t> intervals = {1, 2, 4, 8, 16, 44, 88, 176, 352, 704, 0};  // 0: one sync per token
+  // Nested sets of sync points (each interval divides the next), so more syncs are
+  // never faster along the curve; 0: only the token's read-back.
+  std::vector<int64_t> intervals = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 0};
   std::vector<std::string> profiles;  // empty: every profile
   std::string schedule = "sync-every";
 };

@@ -28,9 +28,9 @@ nlohmann::json chrome_trace(const SimResult& r, const Workload& w) {
     if (r.apis[i]) device = fmt::format("device: {}", r.apis[i]->device);
   events.push_back(meta("process_name", kDevicePid, 0, device));
   // Device API numbers follow the roles in use, portable first.
-  std::vector<const Profile*> by_api;
+  std::vector<const ApiInfo*> by_api;
   for (size_t i = 0; i < 2; ++i)
-    if (r.apis[i]) by_api.push_back(r.apis[i]);
+    if (r.apis[i]) by_api.push_back(&*r.apis[i]);
   for (size_t a = 0; a < by_api.size(); ++a) {
     events.push_back(meta("thread_name", kDevicePid, int(1 + a), fmt::format("queue: {}", by_api[a]->name)));
     events.push_back(
