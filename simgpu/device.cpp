@@ -106,6 +106,7 @@ void SimDevice::encode(uint32_t cbi, uint32_t dispatch, uint32_t step) {
   Cb& cb = cbs_.at(cbi);
   if (cb.committed) throw std::logic_error("simgpu: encode into a committed command buffer");
   const ApiCost& c = cost_[cb.api];
+  step_ = step;
   const double t0 = host_;
   host_ += c.encode;
   host_interval(t0, host_, HostKind::encode, cb.api, dispatch, step, true);
@@ -147,7 +148,7 @@ void SimDevice::commit(uint32_t cbi) {
   cb.commit_start = host_;
   const double t0 = host_;
   host_ += c.submit;
-  host_interval(t0, host_, HostKind::submit, cb.api, cbi, 0, true);
+  host_interval(t0, host_, HostKind::submit, cb.api, cbi, step_, true);
   ++counts_.submits;
   cb.ready = host_ + c.submit_latency;
   for (int32_t e : cb.wait_events) {
@@ -226,13 +227,14 @@ bool SimDevice::wait(uint32_t cbi) {
   const ApiCost& c = cost_[cb.api];
   const double t0 = host_;
   host_ = cb.complete + c.wake;
-  host_interval(t0, host_, HostKind::wait, cb.api, cbi, 0, apis_[cb.api].wait == WaitMode::spin);
+  host_interval(t0, host_, HostKind::wait, cb.api, cbi, step_, apis_[cb.api].wait == WaitMode::spin);
   last_wait_end_ = host_;
   ++counts_.cpu_waits;
   return true;
 }
 
 void SimDevice::host_work(double us, HostKind kind, uint8_t api, uint32_t step, uint32_t dispatch) {
+  if (kind != HostKind::import && kind != HostKind::handoff) step_ = step;
   const double t0 = host_;
   host_ += us;
   host_interval(t0, host_, kind, api, dispatch, step, true);
@@ -244,12 +246,12 @@ void SimDevice::host_work(double us, HostKind kind, uint8_t api, uint32_t step, 
 }
 
 void SimDevice::import_buffer(uint8_t api) {
-  host_work(cost_.at(api).import, HostKind::import, api, 0, uint32_t(ops_));
+  host_work(cost_.at(api).import, HostKind::import, api, step_, uint32_t(ops_));
   ++counts_.imports;
 }
 
 void SimDevice::handoff(uint8_t to_api) {
-  host_work(cost_.at(to_api).handoff, HostKind::handoff, to_api, 0, uint32_t(ops_));
+  host_work(cost_.at(to_api).handoff, HostKind::handoff, to_api, step_, uint32_t(ops_));
   ++counts_.handoffs;
 }
 

@@ -170,6 +170,7 @@ class SimDevice {
   std::vector<double> event_time_;     // < 0: not yet signalled
   std::vector<uint8_t> event_api_;
   double host_ = 0, device_free_ = 0, last_wait_end_ = 0;
+  uint32_t step_ = 0;  // the step the host is working on (for the records)
   // Barrier tracking: per resource, the pass epoch it was last read / written in.
   std::vector<uint64_t> read_epoch_, write_epoch_;
   uint64_t epoch_ = 1;
