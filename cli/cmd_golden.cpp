@@ -49,7 +49,7 @@ void run_golden(const GoldenArgs& a) {
     throw std::invalid_argument(fmt::format("--states '{}': expected every or last", a.states));
   if (!a.force && std::filesystem::exists(a.out))
     throw std::invalid_argument(fmt::format("{} already exists (use --force to overwrite)", a.out));
-  const Rwkv7Weights w = load_rwkv7_safetensors(a.run.model);
+  const Rwkv7Weights w = load_rwkv7(a.run.model);
   const std::vector<uint32_t> tokens = a.run.resolve_tokens(w.config.V);
   const std::vector<int64_t> steps = forward::chunk_lengths(int64_t(tokens.size()), a.run.chunk);
 

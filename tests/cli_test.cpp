@@ -1,5 +1,13 @@
 // The rwkv-oracle command as a user meets it: listings, exit codes and error
 // messages for bad usage. Runs the built binary (path from CMake).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -73,6 +81,66 @@ TEST(CliPlan, TokensAndUnknownConfig) {
   const CliResult bad = run_oracle("plan --config 13b");
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.output.find("unknown model config '13b'"), std::string::npos) << bad.output;
+}
+
+}  // namespace
+
+namespace {
+
+class CliVectors : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("rwkv_cli_vectors_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string out(const char* name) const { return (dir_ / name).string(); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(CliVectors, WritesTheMatchingVariantsAndSaysWhat) {
+  const CliResult r = run_oracle("vectors --kernel '^(layer_norm|dequantize\\.nf4)$' --max-cases 1 --out " + out("v.h5"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("layer_norm"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("dequantize.nf4"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2 variants, 2 cases"), std::string::npos) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(out("v.h5")));
+}
+
+TEST_F(CliVectors, ARegexMatchingNothingIsBadUsage) {
+  const CliResult r = run_oracle("vectors --kernel 'no_such_kernel' --out " + out("v.h5"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("--kernel 'no_such_kernel' matches no kernel variant"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(out("v.h5")));
+}
+
+TEST_F(CliVectors, AnInvalidRegexIsBadUsage) {
+  const CliResult r = run_oracle("vectors --kernel '(' --out " + out("v.h5"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("is not a valid regular expression"), std::string::npos) << r.output;
+}
+
+TEST_F(CliVectors, AnExistingOutputIsKeptUnlessForced) {
+  {
+    std::ofstream f(out("v.h5"));
+    f << "mine";
+  }
+  const CliResult r = run_oracle("vectors --kernel '^l2_norm$' --out " + out("v.h5"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("already exists (use --force to overwrite)"), std::string::npos) << r.output;
+  std::ifstream f(out("v.h5"));
+  std::string kept((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(kept, "mine");
+  const CliResult forced = run_oracle("vectors --kernel '^l2_norm$' --force --out " + out("v.h5"));
+  EXPECT_EQ(forced.status, 0) << forced.output;
+  EXPECT_GT(std::filesystem::file_size(out("v.h5")), 4u);
+}
+
+TEST_F(CliVectors, OutIsRequired) {
+  const CliResult r = run_oracle("vectors --kernel layer_norm");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("--out"), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 # compare_compilers.sh GCC_ORACLE CLANG_ORACLE
 # Runs `digest` (every catalog kernel on seeded inputs, one hash per variant)
 # with both binaries at every SIMD level this CPU has, and fails on any
-# difference, printing the variants that differ.
+# difference, printing the variants that differ; then requires both to write
+# the same `vectors` file (every case with its float64 oracle).
 set -euo pipefail
 gcc_bin="$1"
 clang_bin="$2"
@@ -30,4 +31,14 @@ for level in "${levels[@]}"; do
     fi
   done
 done
+# The per-kernel vectors (inputs, outputs, float64 oracles, errors) too: the
+# same file bytes from both builds.
+"$gcc_bin" --threads 2 vectors --out "$tmp/gcc.h5" > /dev/null
+"$clang_bin" --threads 2 vectors --out "$tmp/clang.h5" > /dev/null
+if cmp -s "$tmp/gcc.h5" "$tmp/clang.h5"; then
+  echo "OK   gcc and clang write identical kernel vectors ($(stat -c %s "$tmp/gcc.h5") bytes)"
+else
+  echo "FAIL gcc and clang kernel vectors differ: $(cmp "$tmp/gcc.h5" "$tmp/clang.h5" || true)"
+  status=1
+fi
 exit $status

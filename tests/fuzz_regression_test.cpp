@@ -1,5 +1,6 @@
 // Replays the fuzzing corpus and every input that once crashed a reader
-// (tests/fuzz/) through the readers: each must parse or throw
+// (tests/fuzz/) through the readers and the RWKV-7 model loaders (their
+// inputs padded with zeros as the fuzzers pad them): each must parse or throw
 // std::runtime_error, nothing else.
 #include <filesystem>
 #include <fstream>
@@ -9,7 +10,11 @@
 #include <gtest/gtest.h>
 
 #include "reference/model/gguf.h"
+#include "reference/model/rwkv7_gguf.h"
+#include "reference/model/rwkv7_weights.h"
 #include "reference/model/safetensors.h"
+#include "tests/fuzz/model_image.h"
+#include "tests/fuzz/touch_weights.h"
 
 namespace rwkv {
 namespace {
@@ -56,6 +61,20 @@ TEST(FuzzRegression, SafetensorsCorpusParsesOrFailsCleanly) {
 
 TEST(FuzzRegression, GgufCorpusParsesOrFailsCleanly) {
   replay("gguf", [](const std::vector<uint8_t>& b) { GgufFile::parse("corpus.gguf", b.data(), b.size(), nullptr); });
+}
+
+TEST(FuzzRegression, Rwkv7GgufLoaderCorpusLoadsOrFailsCleanly) {
+  replay("rwkv7_gguf", [](const std::vector<uint8_t>& b) {
+    const std::vector<uint8_t> img = fuzz::model_image(b.data(), b.size());
+    fuzz::touch(rwkv7_from_gguf(GgufFile::parse("corpus.gguf", img.data(), img.size(), nullptr)));
+  });
+}
+
+TEST(FuzzRegression, Rwkv7StLoaderCorpusLoadsOrFailsCleanly) {
+  replay("rwkv7_st", [](const std::vector<uint8_t>& b) {
+    const std::vector<uint8_t> img = fuzz::model_image(b.data(), b.size());
+    fuzz::touch(rwkv7_from_safetensors(SafetensorsFile::parse("corpus.st", img.data(), img.size(), nullptr)));
+  });
 }
 
 }  // namespace

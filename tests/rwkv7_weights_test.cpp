@@ -144,5 +144,66 @@ TEST(Rwkv7Weights, F32TensorIsConvertedWithANote) {
   std::filesystem::remove(p);
 }
 
+TEST(Rwkv7Weights, ExtraTensorIsRefusedByName) {
+  const std::string p = doctored("extra", [](auto& t) {
+    t["blocks.1.att.time_first"] = Entry{"F16", {4, 64}, std::vector<uint8_t>(4 * 64 * 2)};
+    t["head.bias"] = Entry{"F16", {1024}, std::vector<uint8_t>(1024 * 2)};
+  });
+  const std::string e = load_error(p);
+  EXPECT_NE(e.find(p), std::string::npos) << e;
+  EXPECT_NE(e.find("2 unexpected tensors"), std::string::npos) << e;
+  EXPECT_NE(e.find("'blocks.1.att.time_first'"), std::string::npos) << e;
+  EXPECT_NE(e.find("'head.bias'"), std::string::npos) << e;
+  std::filesystem::remove(p);
+}
+
+TEST(Rwkv7Weights, AnExtraLayerOrAHugeBlockIndexIsRefused) {
+  // blocks.2.* makes L = 3: the first layer-2 tensor not there is named.
+  const std::string p = doctored("layer2", [](auto& t) { t["blocks.2.ln1.weight"] = t.at("blocks.1.ln1.weight"); });
+  EXPECT_NE(load_error(p).find("'blocks.2.ln1.bias' is missing"), std::string::npos) << load_error(p);
+  std::filesystem::remove(p);
+  const std::string q = doctored("index", [](auto& t) { t["blocks.12345678.x"] = t.at("ln_out.bias"); });
+  EXPECT_NE(load_error(q).find("block index is implausibly large"), std::string::npos) << load_error(q);
+  std::filesystem::remove(q);
+}
+
+TEST(Rwkv7Weights, Layer0ValueLoraIsAllowedButShapeChecked) {
+  // The tiny checkpoint carries blocks.0.att.v0/v1/v2 (as real ones do): it loads.
+  const SafetensorsFile f = SafetensorsFile::open(kTiny);
+  ASSERT_TRUE(f.has("blocks.0.att.v1"));
+  EXPECT_NO_THROW(load_rwkv7_safetensors(kTiny));
+  const std::string p = doctored("v1_shape", [](auto& t) { t.at("blocks.0.att.v1").shape = {16, 512}; });
+  const std::string e = load_error(p);
+  EXPECT_NE(e.find("'blocks.0.att.v1' has shape (16, 512), expected (32, 256)"), std::string::npos) << e;
+  std::filesystem::remove(p);
+  const std::string q = doctored("no_v0", [](auto& t) {
+    t.erase("blocks.0.att.v0");
+    t.erase("blocks.0.att.v1");
+    t.erase("blocks.0.att.v2");
+  });
+  EXPECT_NO_THROW(load_rwkv7_safetensors(q));
+  std::filesystem::remove(q);
+}
+
+TEST(Rwkv7Weights, TruncatedFileAndOffsetsOutOfRangeNameTheTensor) {
+  std::ifstream in(kTiny, std::ios::binary);
+  std::vector<char> bytes{std::istreambuf_iterator<char>(in), {}};
+  const std::string p = (std::filesystem::temp_directory_path() / "rwkv7_weights_test_truncated.st").string();
+  {
+    std::ofstream o(p, std::ios::binary);
+    o.write(bytes.data(), std::streamsize(bytes.size() - 1000));
+  }
+  std::string e = load_error(p);
+  EXPECT_NE(e.find(p), std::string::npos) << e;
+  EXPECT_NE(e.find("run past the end of the data"), std::string::npos) << e;
+  EXPECT_NE(e.find("head.weight"), std::string::npos) << e;  // the last tensor
+  std::filesystem::remove(p);
+  const std::string q = doctored("offsets", [](auto& t) { t.at("ln_out.bias").bytes.resize(10); });  // 10 bytes for (256) F16
+  e = load_error(q);
+  EXPECT_NE(e.find("'ln_out.bias'"), std::string::npos) << e;
+  EXPECT_NE(e.find("needs 512"), std::string::npos) << e;
+  std::filesystem::remove(q);
+}
+
 }  // namespace
 }  // namespace rwkv

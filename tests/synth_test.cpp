@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -16,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "reference/forward/executor.h"
+#include "reference/model/rwkv7_gguf.h"
 #include "reference/model/safetensors.h"
 #include "reference/model/synth.h"
 
@@ -169,6 +171,51 @@ TEST(Synth, CliWritesThenRefusesWithoutForce) {
   EXPECT_EQ(run_cli("synth --config 3b --out " + t.path + ".x"), 2);
   EXPECT_EQ(run_cli("synth --config tiny --format onnx --out " + t.path + ".x"), 2);
   EXPECT_FALSE(fs::exists(t.path + ".x"));
+}
+
+TEST(Synth, CliWritesGgufOfEachTypeAndRefusesBadQuantOptions) {
+  TempFile f16("cli_f16"), q4("cli_q4"), x("cli_x");
+  EXPECT_EQ(run_cli("synth --config tiny --seed 9 --format gguf --out " + f16.path), 0);
+  const Rwkv7Weights w = load_rwkv7(f16.path);
+  EXPECT_EQ(w.format, "gguf");
+  EXPECT_EQ(w.config.L, 2);
+  // The same seed's .st holds the same f16 values.
+  TempFile st("cli_st");
+  EXPECT_EQ(run_cli("synth --config tiny --seed 9 --out " + st.path), 0);
+  const Rwkv7Weights s = load_rwkv7(st.path);
+  EXPECT_EQ(0, std::memcmp(s.matrix("head.weight").data, w.matrix("head.weight").data, 1024 * 256 * 2));
+  EXPECT_EQ(run_cli("synth --config tiny --seed 9 --format gguf --quant q4_k --out " + q4.path), 0);
+  EXPECT_EQ(load_rwkv7(q4.path).matrix("blocks.0.ffn.key.weight").format, WeightFormat::q4_k);
+  EXPECT_EQ(run_cli("synth --config tiny --quant q4_k --out " + x.path), 2);  // .st has no quant
+  EXPECT_EQ(run_cli("synth --config tiny --format gguf --quant q5_k --out " + x.path), 2);
+  EXPECT_EQ(run_cli("synth --config tiny --format gguf --out " + f16.path), 2);  // exists
+  EXPECT_FALSE(fs::exists(x.path));
+}
+
+TEST(Quantize, CliQuantisesStOrGgufAndRefusesBadUsageBeforeAnyWork) {
+  TempFile st("q_st"), out("q_out"), kept("q_kept"), x("q_x");
+  ASSERT_EQ(run_cli("synth --config tiny --seed 2 --out " + st.path), 0);
+  EXPECT_EQ(run_cli("quantize --in " + st.path + " --type q8_0 --out " + out.path), 0);
+  const Rwkv7Weights w = load_rwkv7(out.path);
+  EXPECT_EQ(w.matrix("blocks.1.att.output.weight").format, WeightFormat::q8_0);
+  EXPECT_EQ(w.matrix("head.weight").format, WeightFormat::q8_0);
+  // From the GGUF it wrote: a quantised input of the same type is copied.
+  EXPECT_EQ(run_cli("quantize --in " + out.path + " --type q8_0 --out " + x.path), 0);
+  fs::remove(x.path);
+  EXPECT_EQ(run_cli("quantize --in " + out.path + " --type q4_k --out " + x.path), 2);  // requantising refused
+  EXPECT_FALSE(fs::exists(x.path));
+  EXPECT_EQ(run_cli("quantize --in " + st.path + " --type f16 --out " + x.path), 2);
+  EXPECT_EQ(run_cli("quantize --in " + st.path + " --type q5_k --out " + x.path), 2);
+  EXPECT_EQ(run_cli("quantize --in " + st.path + ".absent --type q4_k --out " + x.path), 2);
+  EXPECT_EQ(run_cli("quantize --in " + st.path + " --type q4_k"), 2);  // no --out
+  EXPECT_FALSE(fs::exists(x.path));
+  { std::ofstream(kept.path) << "keep me"; }
+  EXPECT_EQ(run_cli("quantize --in " + st.path + " --type q4_k --out " + kept.path), 2);
+  EXPECT_EQ(slurp(kept.path), "keep me");
+  EXPECT_EQ(run_cli("quantize --in " + st.path + " --type q4_k --force --out " + st.path), 2);  // the input itself
+  EXPECT_NO_THROW(load_rwkv7_safetensors(st.path));
+  EXPECT_EQ(run_cli("quantize --in " + st.path + " --type q4_k --force --out " + kept.path), 0);
+  EXPECT_EQ(load_rwkv7(kept.path).matrix("head.weight").format, WeightFormat::q6_k);
 }
 
 }  // namespace

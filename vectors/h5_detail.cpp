@@ -14,12 +14,14 @@ const char* h5_type_name(H5Type t) {
     case H5Type::i32: return "i32";
     case H5Type::u32: return "u32";
     case H5Type::u64: return "u64";
+    case H5Type::u8: return "u8";
   }
   return "?";
 }
 
 size_t h5_type_size(H5Type t) {
   switch (t) {
+    case H5Type::u8: return 1;
     case H5Type::f16: return 2;
     case H5Type::f32:
     case H5Type::i32:
@@ -80,6 +82,7 @@ Hid file_type(H5Type t) {
     case H5Type::i32: return own_type(H5Tcopy(H5T_STD_I32LE));
     case H5Type::u32: return own_type(H5Tcopy(H5T_STD_U32LE));
     case H5Type::u64: return own_type(H5Tcopy(H5T_STD_U64LE));
+    case H5Type::u8: return own_type(H5Tcopy(H5T_STD_U8LE));
   }
   throw H5Error("HDF5: unknown element type");
 }
@@ -87,7 +90,7 @@ Hid file_type(H5Type t) {
 std::optional<H5Type> classify(hid_t type, std::string& found) {
   // Exact type equality (class, size, byte order, sign, bit fields): a
   // big-endian or differently laid out type is reported, never converted.
-  for (H5Type t : {H5Type::f16, H5Type::f32, H5Type::f64, H5Type::i32, H5Type::u32, H5Type::u64}) {
+  for (H5Type t : {H5Type::f16, H5Type::f32, H5Type::f64, H5Type::i32, H5Type::u32, H5Type::u64, H5Type::u8}) {
     const Hid want = file_type(t);
     if (H5Tequal(type, want.get()) > 0) return t;
   }

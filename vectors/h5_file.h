@@ -49,7 +49,7 @@ using Dims = std::vector<uint64_t>;
 
 // Element types a golden file holds. f16 is IEEE binary16, stored as a
 // user-defined HDF5 float type that h5py and numpy read as float16.
-enum class H5Type { f16, f32, f64, i32, u32, u64 };
+enum class H5Type { f16, f32, f64, i32, u32, u64, u8 };
 const char* h5_type_name(H5Type t);
 size_t h5_type_size(H5Type t);  // bytes per element
 
@@ -110,12 +110,19 @@ class H5Writer {
   void write_i32(const std::string& path, std::span<const int32_t> data, const Dims& dims);
   void write_u32(const std::string& path, std::span<const uint32_t> data, const Dims& dims);
   void write_u64(const std::string& path, std::span<const uint64_t> data, const Dims& dims);
+  void write_u8(const std::string& path, std::span<const uint8_t> data, const Dims& dims);
   // Half data as bit patterns. Rounding from f32 is ours (f32_to_f16_bits),
   // never HDF5's: its conversion does not round to nearest even.
   void write_f16_bits(const std::string& path, std::span<const uint16_t> data, const Dims& dims);
   void write_f16(const std::string& path, std::span<const f16> data, const Dims& dims);
   // A kernel tensor as it is: f16 or f32 by its dtype, dims numpy_dims(shape).
   void write_tensor(const std::string& path, const TensorView& t);
+
+  // A second name `path` (parents created as needed) for the existing dataset
+  // or group `existing`: an HDF5 hard link, so identical data is stored once.
+  // Readers (h5py included) see an ordinary dataset; attributes belong to the
+  // object, so they are shared too.
+  void link(const std::string& existing, const std::string& path);
 
   // Attributes on the group or dataset at `object` ("/" for the root).
   // Strings are stored as fixed-length UTF-8 (no global heap, so no stale
@@ -174,11 +181,21 @@ class H5Reader {
   std::vector<int32_t> read_i32(const std::string& path, const std::optional<Dims>& dims = {}) const;
   std::vector<uint32_t> read_u32(const std::string& path, const std::optional<Dims>& dims = {}) const;
   std::vector<uint64_t> read_u64(const std::string& path, const std::optional<Dims>& dims = {}) const;
+  std::vector<uint8_t> read_u8(const std::string& path, const std::optional<Dims>& dims = {}) const;
   std::vector<uint16_t> read_f16_bits(const std::string& path, const std::optional<Dims>& dims = {}) const;
   // f16 data widened exactly with f16_bits_to_f32.
   std::vector<float> read_f16_as_f32(const std::string& path, const std::optional<Dims>& dims = {}) const;
 
+  // The dataset's elements as stored (little-endian bytes), whatever its type.
+  std::vector<uint8_t> read_bytes(const std::string& path) const;
+
   bool has_attr(const std::string& object, const std::string& name) const;
+  // Names of the attributes of `object`, in name order.
+  std::vector<std::string> attr_names(const std::string& object) const;
+  // What an attribute holds, as the readers below read it; `other` for any
+  // other type or a non-scalar.
+  enum class AttrKind { string, f64, i64, u64, other };
+  AttrKind attr_kind(const std::string& object, const std::string& name) const;
   // Fixed-length (ours) or variable-length (h5py's default) strings.
   std::string attr_string(const std::string& object, const std::string& name) const;
   double attr_f64(const std::string& object, const std::string& name) const;

@@ -116,6 +116,9 @@ std::vector<uint32_t> H5Reader::read_u32(const std::string& p, const std::option
 std::vector<uint64_t> H5Reader::read_u64(const std::string& p, const std::optional<Dims>& d) const {
   return read_as<uint64_t>(p, H5Type::u64, d);
 }
+std::vector<uint8_t> H5Reader::read_u8(const std::string& p, const std::optional<Dims>& d) const {
+  return read_as<uint8_t>(p, H5Type::u8, d);
+}
 std::vector<uint16_t> H5Reader::read_f16_bits(const std::string& p, const std::optional<Dims>& d) const {
   return read_as<uint16_t>(p, H5Type::f16, d);
 }
@@ -123,6 +126,28 @@ std::vector<float> H5Reader::read_f16_as_f32(const std::string& p, const std::op
   const std::vector<uint16_t> bits = read_f16_bits(p, d);
   std::vector<float> out(bits.size());
   for (size_t i = 0; i < bits.size(); ++i) out[i] = f16_bits_to_f32(bits[i]);
+  return out;
+}
+
+namespace {
+size_t type_size(H5Type t) {
+  switch (t) {
+    case H5Type::u8: return 1;
+    case H5Type::f16: return 2;
+    case H5Type::f32:
+    case H5Type::i32:
+    case H5Type::u32: return 4;
+    case H5Type::f64:
+    case H5Type::u64: return 8;
+  }
+  return 0;
+}
+}  // namespace
+
+std::vector<uint8_t> H5Reader::read_bytes(const std::string& path) const {
+  const DatasetInfo got = info(path);
+  std::vector<uint8_t> out(size_t(got.numel()) * type_size(got.type));
+  read_raw(path, got.type, got.dims, out.data(), size_t(got.numel()));
   return out;
 }
 
@@ -139,6 +164,23 @@ bool H5Reader::has_attr(const std::string& object, const std::string& name) cons
   if (!exists(object)) return false;
   const Hid obj = own_object(H5Oopen(file_.get(), object.c_str(), H5P_DEFAULT));
   return obj.valid() && H5Aexists(obj.get(), name.c_str()) > 0;
+}
+
+namespace {
+herr_t collect_attr_name(hid_t, const char* name, const H5A_info_t*, void* out) {
+  static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+  return 0;
+}
+}  // namespace
+
+std::vector<std::string> H5Reader::attr_names(const std::string& object) const {
+  if (!exists(object)) fail(object, "no such object (listing its attributes)");
+  const Hid obj = own_object(H5Oopen(file_.get(), object.c_str(), H5P_DEFAULT));
+  std::vector<std::string> names;
+  hsize_t at = 0;
+  if (!obj.valid() || H5Aiterate2(obj.get(), H5_INDEX_NAME, H5_ITER_INC, &at, &collect_attr_name, &names) < 0)
+    fail(object, "cannot list attributes");
+  return names;
 }
 
 namespace {
@@ -166,6 +208,17 @@ std::string H5Reader::attr_string(const std::string& object, const std::string& 
   if (H5Aread(attr.get(), type.get(), s.data()) < 0) fail(object, fmt::format("attribute '{}': read failed", name));
   s.erase(s.find_last_not_of('\0') + 1);  // NULLPAD / NULLTERM padding
   return s;
+}
+
+H5Reader::AttrKind H5Reader::attr_kind(const std::string& object, const std::string& name) const {
+  const Hid attr = open_attr(object, name);
+  const Hid type = own_type(H5Aget_type(attr.get()));
+  if (!is_scalar(attr.get())) return AttrKind::other;
+  if (H5Tget_class(type.get()) == H5T_STRING) return AttrKind::string;
+  if (H5Tequal(type.get(), H5T_IEEE_F64LE) > 0) return AttrKind::f64;
+  if (H5Tequal(type.get(), H5T_STD_I64LE) > 0) return AttrKind::i64;
+  if (H5Tequal(type.get(), H5T_STD_U64LE) > 0) return AttrKind::u64;
+  return AttrKind::other;
 }
 
 template <class T>

@@ -18,7 +18,10 @@ using namespace detail;
 // Chunks hold at most this many elements (256 KiB of f32): small enough that
 // HDF5's 1 MiB per-dataset chunk cache holds one, large enough to compress.
 constexpr uint64_t kChunkElements = uint64_t(1) << 16;
-constexpr unsigned kDeflateLevel = 4;
+// Level 1: on activations (noise-like mantissas) and states, levels 1 and 4
+// give the same size within 1% (0.91 and 0.85 of the raw bytes after the
+// shuffle), and level 1 is the fastest.
+constexpr unsigned kDeflateLevel = 1;
 // Datasets of at most this many bytes are stored compact (inside their
 // object header): a chunked dataset costs a chunk index of a few KiB, more
 // than a small tensor (one token's activations) itself, and deflate gains
@@ -173,6 +176,9 @@ void H5Writer::write_u32(const std::string& p, std::span<const uint32_t> d, cons
 void H5Writer::write_u64(const std::string& p, std::span<const uint64_t> d, const Dims& dims) {
   write_raw(p, H5Type::u64, d.data(), d.size(), dims);
 }
+void H5Writer::write_u8(const std::string& p, std::span<const uint8_t> d, const Dims& dims) {
+  write_raw(p, H5Type::u8, d.data(), d.size(), dims);
+}
 void H5Writer::write_f16_bits(const std::string& p, std::span<const uint16_t> d, const Dims& dims) {
   write_raw(p, H5Type::f16, d.data(), d.size(), dims);
 }
@@ -182,6 +188,19 @@ void H5Writer::write_f16(const std::string& p, std::span<const f16> d, const Dim
 void H5Writer::write_tensor(const std::string& p, const TensorView& t) {
   const H5Type type = t.dtype == DType::f16 ? H5Type::f16 : H5Type::f32;
   write_raw(p, type, t.data, size_t(t.numel()), numpy_dims(t.shape));
+}
+
+void H5Writer::link(const std::string& existing, const std::string& path) {
+  if (!open_) fail(path, "file is already closed");
+  if (!path_exists(file_.get(), existing)) fail(path, fmt::format("cannot link to {}: no such object", existing));
+  const std::vector<std::string> parts = split_path(path);
+  if (parts.empty()) fail(path, "a link needs a name");
+  std::string parent;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) parent += "/" + parts[i];
+  if (!parent.empty()) create_group(parent);
+  if (path_exists(file_.get(), path)) fail(path, "already exists");
+  if (H5Lcreate_hard(file_.get(), existing.c_str(), file_.get(), path.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0)
+    fail(path, fmt::format("cannot link to {}", existing));
 }
 
 void H5Writer::set_attr_raw(const std::string& object, const std::string& name, hid_t type, const void* value) {

@@ -1,4 +1,5 @@
 #include "reference/formats/blocks.h"
+#include "reference/numeric/f16_array.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -150,11 +151,9 @@ void validate_matrix(const Matrix& w, const char* what) {
 void dequantize_row(const Matrix& w, int64_t m, float* out) {
   const int64_t K = w.K;
   switch (w.format) {
-    case WeightFormat::fp16: {
-      const f16* row = w.fp16_row(m);
-      for (int64_t k = 0; k < K; ++k) out[k] = to_f32(row[k]);
+    case WeightFormat::fp16:
+      f16_to_f32_array(w.fp16_row(m), out, K);  // exact, vectorised
       return;
-    }
     case WeightFormat::q4_k:
     case WeightFormat::q6_k:
     case WeightFormat::q8_0: {

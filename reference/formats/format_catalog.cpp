@@ -1,15 +1,20 @@
 // Catalog entries of the weight-format codecs: one "quantize" and one
-// "dequantize" variant per format. Each sample runs the codec through
-// quantize_matrix / blocks::dequantize_matrix on seeded matrices of two
-// shapes (for web-rwkv's formats the second one has blocks crossing row ends
-// and a short last block) salted with awkward values.
+// "dequantize" variant per format. Each case runs the codec through
+// quantize_matrix / blocks::dequantize_matrix on a seeded matrix (two shapes;
+// for web-rwkv's formats the first has blocks crossing row ends and a short
+// last block) salted with awkward values.
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "reference/formats/blocks.h"
+#include "reference/formats/matrix_case.h"
 #include "reference/formats/quantize_matrix.h"
 #include "reference/kernel_catalog.h"
+#include "reference/oracle/format_oracle.h"
 #include "reference/util/rng.h"
 
 namespace rwkv {
@@ -20,12 +25,14 @@ struct SampleShape {
   int64_t K, M;
 };
 
-// Shapes: one of whole 256-value rows for every format; then one with
-// awkward tails where the format allows it.
+// Shapes, the awkward one first: whole 256-value rows for the K-quants; for
+// Q8_0 five rows of three blocks; for web-rwkv's formats 600 values, so Int8
+// blocks of 128 and NF4 blocks of 64 cross row ends and the last ones are
+// short. Then a larger one of whole 256-value rows for every format.
 std::vector<SampleShape> sample_shapes(WeightFormat f) {
-  if (f == WeightFormat::q4_k || f == WeightFormat::q6_k) return {{512, 3}, {256, 2}};
-  if (f == WeightFormat::q8_0) return {{512, 3}, {96, 5}};
-  return {{512, 3}, {200, 3}};  // 600 values: Int8 blocks of 128 and NF4 blocks of 64 cross rows, last ones short
+  if (f == WeightFormat::q4_k || f == WeightFormat::q6_k) return {{256, 2}, {512, 2}};
+  if (f == WeightFormat::q8_0) return {{96, 5}, {512, 2}};
+  return {{200, 3}, {512, 2}};
 }
 
 // Seeded weights with awkward stretches: a zero run, a constant run, the f16
@@ -59,28 +66,64 @@ std::vector<float> sample_weights(uint64_t seed, SampleShape s, bool non_finite)
 // default-NaN sign; and out of the decoder samples, where 0 * Inf does too.
 bool sample_non_finite(WeightFormat f, bool decode) { return !decode && f != WeightFormat::q4_k && f != WeightFormat::q6_k; }
 
-std::vector<uint8_t> sample_quantize(WeightFormat f, uint64_t seed) {
-  std::vector<uint8_t> out;
-  for (SampleShape s : sample_shapes(f)) {
-    const std::vector<float> w = sample_weights(seed + uint64_t(s.K), s, sample_non_finite(f, false));
-    const Matrix mat = quantize_matrix(f, w.data(), s.K, s.M);
-    out.insert(out.end(), mat.data, mat.data + mat.data_bytes);
-    const auto* meta = reinterpret_cast<const uint8_t*>(mat.meta);
-    if (meta) out.insert(out.end(), meta, meta + mat.meta_count * sizeof(f16));
+// A decoded NaN (0 * Inf where a block holds an Inf) carries the platform's
+// default-NaN sign; quantize's decoded output stores every NaN as the
+// canonical quiet NaN 0x7fc00000 instead.
+void canonicalise_nans(CaseTensor& t) {
+  for (uint64_t i = 0; i < t.numel(); ++i) {
+    float v;
+    std::memcpy(&v, t.bytes.data() + 4 * i, 4);
+    if (std::isnan(v)) {
+      const uint32_t q = 0x7fc00000u;
+      std::memcpy(t.bytes.data() + 4 * i, &q, 4);
+    }
   }
-  return out;
 }
 
-std::vector<uint8_t> sample_dequantize(WeightFormat f, uint64_t seed) {
-  std::vector<uint8_t> out;
+std::string shape_label(SampleShape s) { return fmt::format("K {}, M {}", s.K, s.M); }
+
+// quantize: the f32 weights in; the format's bytes out, and what they decode
+// to, whose oracle is the input itself (so its errors are what the format
+// loses).
+std::vector<KernelCase> quantize_cases(WeightFormat f, uint64_t seed, WithOracle oracle) {
+  std::vector<KernelCase> cases;
+  const std::vector<SampleShape> shapes = sample_shapes(f);
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const SampleShape s = shapes[i];
+    // A NaN and an Inf in the second shape only: their decoded values cannot
+    // match the input, so that case's errors are Inf, and the first one's
+    // errors measure what the format loses on finite weights.
+    const bool non_finite = i == 1 && sample_non_finite(f, false);
+    const std::vector<float> w = sample_weights(seed + uint64_t(s.K), s, non_finite);
+    const Matrix mat = quantize_matrix(f, w.data(), s.K, s.M);
+    KernelCase c(shape_label(s) + (non_finite ? ", a NaN and an Inf" : ""));
+    add_matrix_params(c, mat);
+    c.input("w", ElemType::f32, {uint64_t(s.M), uint64_t(s.K)}, w.data());
+    for (CaseTensor& t : matrix_tensors(mat, "", true)) c.outputs.push_back(std::move(t));
+    CaseTensor& decoded = c.out("decoded");
+    canonicalise_nans(decoded);
+    if (oracle == WithOracle::yes) decoded.f64 = to_f64(w);
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+// dequantize: the format's bytes in (from the quantiser), f32 values out.
+std::vector<KernelCase> dequantize_cases(WeightFormat f, uint64_t seed, WithOracle oracle) {
+  std::vector<KernelCase> cases;
   for (SampleShape s : sample_shapes(f)) {
     const std::vector<float> w = sample_weights(seed + uint64_t(s.K), s, sample_non_finite(f, true));
     const Matrix mat = quantize_matrix(f, w.data(), s.K, s.M);
+    KernelCase c(shape_label(s));
+    add_matrix_params(c, mat);
+    for (CaseTensor& t : matrix_tensors(mat, "", false)) c.inputs.push_back(std::move(t));
     std::vector<float> y(w.size());
     blocks::dequantize_matrix(mat, y.data());
-    append_bytes(out, y);
+    CaseTensor& out = c.output("w", ElemType::f32, {uint64_t(s.M), uint64_t(s.K)}, y.data());
+    if (oracle == WithOracle::yes) out.f64 = oracle::dequantize_f64(mat);
+    cases.push_back(std::move(c));
   }
-  return out;
+  return cases;
 }
 
 struct FormatOrders {
@@ -116,13 +159,17 @@ const FormatOrders kOrders[] = {
 void register_format_kernels(std::vector<KernelVariant>& out) {
   for (const FormatOrders& o : kOrders) {
     const WeightFormat f = o.format;
-    out.push_back({"quantize", std::string(format_name(f)), "-", o.encode,
-                   [f](uint64_t seed) { return sample_quantize(f, seed); }});
+    out.push_back(make_variant("quantize", std::string(format_name(f)), "-", o.encode,
+                               "data, meta: none (bytes: compare exactly); decoded (its NaNs stored as 0x7fc00000): "
+                               "the input weights w, so its errors are what the format loses",
+                               [f](uint64_t seed, WithOracle or_) { return quantize_cases(f, seed, or_); }));
   }
   for (const FormatOrders& o : kOrders) {
     const WeightFormat f = o.format;
-    out.push_back({"dequantize", std::string(format_name(f)), "-", o.decode,
-                   [f](uint64_t seed) { return sample_dequantize(f, seed); }});
+    out.push_back(make_variant("dequantize", std::string(format_name(f)), "-", o.decode,
+                               "each value by the format's formula in double from the stored codes and scales "
+                               "(oracle/format_oracle.h)",
+                               [f](uint64_t seed, WithOracle or_) { return dequantize_cases(f, seed, or_); }));
   }
 }
 

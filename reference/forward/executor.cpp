@@ -23,13 +23,6 @@ TensorView token_range(TensorView v, int64_t first, int64_t count) {
   return v;
 }
 
-// The plan cache key: T and the output runs.
-std::string plan_key(int64_t T, const std::vector<plan::TokenRun>& runs) {
-  std::string k = fmt::format("{}", T);
-  for (const plan::TokenRun& r : runs) k += fmt::format(":{}+{}", r.first, r.count);
-  return k;
-}
-
 }  // namespace
 
 Executor::Executor(const Rwkv7Weights& weights, ForwardOptions options, int64_t slots)
@@ -91,62 +84,35 @@ TensorView Executor::operand(const Op& op) {
   return buffer(op.inputs.at(0));
 }
 
+DType buffer_dtype(const plan::Buffer& b, const ForwardOptions& o) {
+  if (b.type == plan::BufferType::f16 && o.embedding_f16) return DType::f16;
+  if (b.type == plan::BufferType::f32) return DType::f32;
+  return o.activations;
+}
+
 void Executor::begin_step(std::span<const Chunk> chunks, LogitsFor want) {
   if (in_step_) throw std::logic_error("executor: begin_step inside a step (call end_step first)");
-  const int64_t V = config().V;
-  // Check everything before touching any state.
-  std::vector<bool> seen(size_t(slots_), false);
-  std::vector<std::pair<uint32_t, uint32_t>> stacked;  // (slot, length) of the non-empty chunks
-  std::vector<uint32_t> tokens;
-  for (const Chunk& ch : chunks) {
-    check_slot(ch.slot, "step");
-    if (seen[ch.slot]) throw std::invalid_argument(fmt::format("step: slot {} has two chunks in one step", ch.slot));
-    seen[ch.slot] = true;
-    for (size_t i = 0; i < ch.tokens.size(); ++i)
-      if (int64_t(ch.tokens[i]) >= V)
-        throw std::invalid_argument(fmt::format("step: token id {} (slot {}, position {}) is out of the vocabulary: "
-                                                "expected 0 to {}",
-                                                ch.tokens[i], ch.slot, i, V - 1));
-    if (ch.tokens.empty()) continue;
-    stacked.emplace_back(ch.slot, uint32_t(ch.tokens.size()));
-    tokens.insert(tokens.end(), ch.tokens.begin(), ch.tokens.end());
-  }
-  if (tokens.empty()) throw std::invalid_argument("step: the token list is empty: expected at least one token");
-  const int64_t T = int64_t(tokens.size());
+  StepLayout layout = layout_step(chunks, want, slots_, config().V);  // checks everything first
+  const plan::Plan& p = plans_.get(weights_.config, layout.T(), layout.outputs);
+  begin_step(p, std::move(layout));
+}
 
-  // Which stacked tokens want logits, as runs (adjacent runs merged).
-  std::vector<plan::TokenRun> runs;
-  rows_.clear();
-  int64_t at = 0;
-  for (auto [slot, len] : stacked) {
-    const int64_t first = want == LogitsFor::all ? 0 : int64_t(len) - 1;
-    for (int64_t t = first; t < int64_t(len); ++t) rows_.push_back(OutputRow{slot, t});
-    const plan::TokenRun r{at + first, int64_t(len) - first};
-    if (!runs.empty() && runs.back().first + runs.back().count == r.first) runs.back().count += r.count;
-    else runs.push_back(r);
-    at += len;
-  }
-
-  const std::string key = plan_key(T, runs);
-  auto it = plans_.find(key);
-  if (it == plans_.end()) {
-    if (plans_.size() >= 16) plans_.clear();  // a long run of odd chunk lengths must not grow without bound
-    it = plans_.emplace(key, plan::build_plan(weights_.config, T, runs)).first;
-  }
-  plan_ = &it->second;
+void Executor::begin_step(const plan::Plan& p, StepLayout layout) {
+  if (in_step_) throw std::logic_error("executor: begin_step inside a step (call end_step first)");
+  if (p.T != layout.T() || !(p.outputs == layout.outputs) || p.config.C != config().C || p.config.L != config().L)
+    throw std::logic_error("executor: the plan was not built for this step layout and model");
+  plan_ = &p;
   // Buffers: keep those whose shape and type already fit.
   for (const plan::Buffer& b : plan_->buffers) {
-    const bool f16 = b.type == plan::BufferType::f16 && options_.embedding_f16;
-    const DType t = f16                               ? DType::f16
-                    : b.type == plan::BufferType::f32 ? DType::f32
-                                                      : options_.activations;
+    const DType t = buffer_dtype(b, options_);
     const Shape shape(b.d0, b.d1, b.d2);
     auto bt = buffers_.find(b.name);
     if (bt == buffers_.end() || bt->second.dtype != t || !(bt->second.shape == shape))
       buffers_.insert_or_assign(b.name, Tensor(t, shape));
   }
-  tokens_ = std::move(tokens);
-  cursors_ = make_cursors(stacked);
+  tokens_ = std::move(layout.tokens);
+  cursors_ = std::move(layout.cursors);
+  rows_ = std::move(layout.rows);
   in_step_ = true;
   if (observer_) observer_->begin_step(*this);
 }

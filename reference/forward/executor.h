@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "reference/kernels/batch.h"
+#include "reference/forward/step_layout.h"
 #include "reference/kernels/time_mix.h"
 #include "reference/model/rwkv7_weights.h"
 #include "reference/plan/op_plan.h"
@@ -40,24 +41,6 @@ struct ForwardOptions {
   bool embedding_f16 = true;
 };
 
-// One batch slot's tokens in a step. Chunks with no tokens are dropped, as
-// web-rwkv drops empty chunks.
-struct Chunk {
-  uint32_t slot = 0;
-  std::span<const uint32_t> tokens;
-};
-
-enum class LogitsFor : uint8_t {
-  last,  // the last token of each chunk (web-rwkv RnnOption::Last)
-  all,   // every token (RnnOption::Full)
-};
-
-// Which token a row of logits belongs to.
-struct OutputRow {
-  uint32_t slot = 0;
-  int64_t token = 0;  // index within its chunk
-};
-
 struct StepResult {
   int64_t V = 0;
   std::vector<OutputRow> rows;  // one per row of logits, in stacking order
@@ -74,6 +57,9 @@ struct SlotState {
   const float* layer(int64_t l) const { return data.data() + l * (N + 2) * C; }
   float* layer(int64_t l) { return data.data() + l * (N + 2) * C; }
 };
+
+// The element type a plan buffer has under these options (spec section 4).
+DType buffer_dtype(const plan::Buffer& b, const ForwardOptions& o);
 
 class Executor;
 
@@ -111,6 +97,10 @@ class Executor {
   // buffers (the caller chooses the order: out of order, an op reads whatever
   // its input buffers hold); end_step() returns the logits buffer as it is.
   void begin_step(std::span<const Chunk> chunks, LogitsFor want = LogitsFor::last);
+  // The same with a step laid out and planned by the caller (layout_step and
+  // a plan for its T and outputs of this model), so that several runners
+  // execute one plan object.
+  void begin_step(const plan::Plan& plan, StepLayout layout);
   void run_op(size_t index);
   StepResult end_step();
   bool in_step() const { return in_step_; }
@@ -149,7 +139,7 @@ class Executor {
   const Rwkv7Weights& weights_;
   ForwardOptions options_;
   int64_t slots_ = 1;
-  std::map<std::string, plan::Plan> plans_;  // by step shape (T and output runs)
+  PlanCache plans_;
   std::map<std::string, Tensor> buffers_;    // sized for the current plan
   std::vector<std::vector<float>> state_data_;
   std::vector<LayerState> states_;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "reference/formats/blocks.h"
+#include "reference/kernels/parallel_work.h"
 #include "reference/oracle/elementwise_oracle.h"
 #include "reference/oracle/matmul_oracle.h"
 #include "reference/oracle/norm_oracle.h"
@@ -88,7 +89,7 @@ std::vector<double> matmul_f64(const Matrix& w, const TensorView& x, Activation 
   std::vector<double> xd(size_t(K * T));
   for (int64_t i = 0; i < K * T; ++i) xd[size_t(i)] = double(x.get(i));
   std::vector<double> y(size_t(M * T));
-#pragma omp parallel
+#pragma omp parallel if (K * M * T >= kParallelMinMacs)
   {
     std::vector<float> row(static_cast<size_t>(K));
     std::vector<double> wd(static_cast<size_t>(K));

@@ -1,7 +1,7 @@
 #pragma once
 // Seeded inputs for the catalog samples of the norm and element-wise kernels
 // (norm_catalog.cpp, elementwise_catalog.cpp): activations of either type,
-// f16 weight vectors, and collecting a tensor's bytes. Finite values only, so
+// and f16 weight vectors. Finite values only, so
 // that no NaN payload (which IEEE leaves open when two NaNs meet) enters a
 // digest that GCC and Clang builds must agree on. Draw each random number in
 // its own statement: the order in which a call's arguments (or an operator's
@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "reference/kernel_catalog.h"
 #include "reference/tensor.h"
 #include "reference/util/rng.h"
 
@@ -35,7 +34,5 @@ inline std::vector<f16> uniform_f16(Rng& rng, int64_t n, float lo, float hi) {
   for (auto& h : out) h = to_f16(rng.uniform(lo, hi));
   return out;
 }
-
-inline void append_tensor(std::vector<uint8_t>& out, const Tensor& t) { append_bytes(out, t.bytes); }
 
 }  // namespace rwkv::samples

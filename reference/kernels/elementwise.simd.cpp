@@ -6,15 +6,17 @@
 // with the result rounded once to the output type on store.
 #include "reference/simd/variant.h"
 #include "reference/kernels/elementwise_rows.h"
+#include "reference/kernels/parallel_work.h"
 
 namespace rwkv::RWKV_SIMD_NS {
 #include "reference/kernels/lane_loops.inc"
 
 namespace {
 
-// Rows (t, b) of a [C, T, B] activation, split across OpenMP threads.
-template <class F> void for_each_row(int64_t T, int64_t B, F&& f) {
-#pragma omp parallel for schedule(static)
+// Rows (t, b) of a [C, T, B] activation, split across OpenMP threads when
+// there is enough work (C elements per row).
+template <class F> void for_each_row(int64_t C, int64_t T, int64_t B, F&& f) {
+#pragma omp parallel for schedule(static) if (C * T * B >= kParallelMinElements)
   for (int64_t r = 0; r < T * B; ++r) f(r % T, r / T, r);
 }
 
@@ -22,7 +24,7 @@ template <class F> void for_each_row(int64_t T, int64_t B, F&& f) {
 constexpr int64_t kFlatBlock = 4096;
 template <class F> void for_each_block(int64_t n, F&& f) {
   const int64_t blocks = (n + kFlatBlock - 1) / kFlatBlock;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMinElements)
   for (int64_t k = 0; k < blocks; ++k) {
     const int64_t begin = k * kFlatBlock;
     f(begin, (n - begin < kFlatBlock ? n - begin : kFlatBlock));
@@ -36,7 +38,7 @@ void token_shift_rows(const TokenShiftRows& a) {
   with_typed_ptr(a.x, a.x_f16, [&](auto* x) {
     with_typed_ptr(a.mu.data, a.mu.f16, [&](auto* mu) {
       with_typed_ptr(a.out.data, a.out.f16, [&](auto* out) {
-        for_each_row(a.T, 1, [&](int64_t s, int64_t, int64_t) {
+        for_each_row(a.C, a.T, 1, [&](int64_t s, int64_t, int64_t) {
           const auto* xs = x + s * a.C;
           const auto* ms = mu + s * a.mu.t_step;
           auto* os = out + s * a.C;
@@ -63,7 +65,7 @@ void lerp_rows(ActRows f, ActRows x, ActOut y, int64_t C, int64_t T, int64_t B) 
   with_typed_ptr(f.data, f.f16, [&](auto* fp) {
     with_typed_ptr(x.data, x.f16, [&](auto* xp) {
       with_typed_ptr(y.data, y.f16, [&](auto* yp) {
-        for_each_row(T, B, [&](int64_t t, int64_t b, int64_t r) {
+        for_each_row(C, T, B, [&](int64_t t, int64_t b, int64_t r) {
           const auto* fr = fp + t * f.t_step + b * f.b_step;
           const auto* xr = xp + t * x.t_step + b * x.b_step;
           auto* yr = yp + r * C;
@@ -84,7 +86,7 @@ void binary_rows(bool mul, Activation act_x, Activation act_y, Activation act_ou
                  int64_t C, int64_t T, int64_t B) {
   with_typed_ptr(in.data, in.f16, [&](auto* ip) {
     with_typed_ptr(out.data, out.f16, [&](auto* op) {
-      for_each_row(T, B, [&](int64_t t, int64_t b, int64_t r) {
+      for_each_row(C, T, B, [&](int64_t t, int64_t b, int64_t r) {
         const auto* ir = ip + t * in.t_step + b * in.b_step;
         auto* orow = op + r * C;
         lane_blocks(C, [&](auto tag, int64_t i) {
@@ -128,7 +130,7 @@ void blit_rows(const void* in, bool in_f16, ActOut out, int64_t n) {
 // embedding: out[:, s] = table[:, ids[s]] (ids checked by the caller).
 void embedding_rows(const f16* table, const uint32_t* ids, ActOut out, int64_t C, int64_t T) {
   with_typed_ptr(out.data, out.f16, [&](auto* op) {
-    for_each_row(T, 1, [&](int64_t s, int64_t, int64_t) {
+    for_each_row(C, T, 1, [&](int64_t s, int64_t, int64_t) {
       const f16* src = table + int64_t(ids[s]) * C;
       auto* dst = op + s * C;
       lane_blocks(C, [&](auto tag, int64_t i) {
@@ -143,7 +145,7 @@ void embedding_rows(const f16* table, const uint32_t* ids, ActOut out, int64_t C
 void control_k_rows(ActOut k, ActRows a, const f16* k_a, int64_t C, int64_t T, int64_t B) {
   with_typed_ptr(k.data, k.f16, [&](auto* kp) {
     with_typed_ptr(a.data, a.f16, [&](auto* ap) {
-      for_each_row(T, B, [&](int64_t t, int64_t b, int64_t r) {
+      for_each_row(C, T, B, [&](int64_t t, int64_t b, int64_t r) {
         auto* kr = kp + r * C;
         const auto* ar = ap + t * a.t_step + b * a.b_step;
         lane_blocks(C, [&](auto tag, int64_t i) {
@@ -161,7 +163,7 @@ void control_k_rows(ActOut k, ActRows a, const f16* k_a, int64_t C, int64_t T, i
 void channel_mix_rows(const ChannelMixRows& a) {
   with_typed_ptr(a.x.data, a.x.f16, [&](auto* xp) {
     with_typed_ptr(a.v, a.v_f16, [&](auto* vp) {
-      for_each_row(a.T, 1, [&](int64_t s, int64_t, int64_t) {
+      for_each_row(a.C, a.T, 1, [&](int64_t s, int64_t, int64_t) {
         auto* xs = xp + s * a.C;
         const auto* vs = vp + s * a.C;
         float* state = a.state_dst[s];

@@ -1,12 +1,17 @@
 // Catalog entries of matmul_vec, matmul_vec (sparse input) and matmul_mat:
 // one per weight format and fused activation.
 #include <exception>
+#include <span>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "reference/formats/blocks.h"
+#include "reference/formats/matrix_case.h"
 #include "reference/kernel_catalog.h"
 #include "reference/kernels/matmul.h"
 #include "reference/kernels/random_weights.h"
+#include "reference/oracle/matmul_oracle.h"
 #include "reference/util/rng.h"
 
 namespace rwkv {
@@ -50,27 +55,51 @@ Tensor sample_input(int64_t K, int64_t T, DType dt, Rng& rng, bool zero_quads) {
   return x;
 }
 
-std::vector<uint8_t> run_sample(MatmulKernel kernel, WeightFormat f, Activation act, uint64_t seed) {
-  struct Case {
-    int64_t k_target, M, T;
-    DType x, y;
-  };
-  // Tails: K/4 not a multiple of 128 nor of the lane width, M % 4 != 0 and not a
-  // multiple of the mat row tile, T across the token chunks; both dtypes.
-  const Case vec_cases[] = {{1036, 13, 3, DType::f16, DType::f32}, {36, 6, 9, DType::f32, DType::f16}};
-  const Case mat_cases[] = {{1036, 37, 5, DType::f32, DType::f16}, {300, 9, 33, DType::f16, DType::f32}};
+struct MatmulCase {
+  int64_t k_target, M, T;
+  DType x, y;
+};
+// Tails: K/4 not a multiple of 128 nor of the lane width (in the larger
+// cases above 128, so a thread adds one to three vec4 columns), M % 4 != 0 and
+// not a multiple of the mat row tile, T = 1 (decode) and T across the token
+// chunks; both dtypes. The smallest first. matmul_mat starts with T = 32, the
+// prefill web-rwkv gives it.
+constexpr MatmulCase kVecCases[] = {{36, 6, 9, DType::f32, DType::f16},
+                                    {516, 5, 1, DType::f16, DType::f32},
+                                    {1036, 13, 3, DType::f16, DType::f32},
+                                    {1036, 13, 1, DType::f32, DType::f16}};
+constexpr MatmulCase kMatCases[] = {{36, 6, 32, DType::f16, DType::f16},
+                                    {40, 9, 5, DType::f32, DType::f32},
+                                    {300, 9, 33, DType::f16, DType::f32},
+                                    {1036, 37, 5, DType::f32, DType::f16}};
+
+std::vector<KernelCase> matmul_cases(MatmulKernel kernel, WeightFormat f, Activation act, uint64_t seed,
+                                     WithOracle oracle) {
   Rng rng(seed);
-  std::vector<uint8_t> out;
-  for (const Case& c : kernel == MatmulKernel::mat ? mat_cases : vec_cases) {
-    const int64_t K = awkward_k(f, c.k_target);
-    const Matrix w = random_matrix(f, K, c.M, rng.next_u64());
-    Tensor x = sample_input(K, c.T, c.x, rng, kernel == MatmulKernel::vec_sparse);
-    Tensor y(c.y, Shape(c.M, c.T, 1));
+  std::vector<KernelCase> cases;
+  const std::span<const MatmulCase> list =
+      kernel == MatmulKernel::mat ? std::span<const MatmulCase>(kMatCases) : std::span<const MatmulCase>(kVecCases);
+  const bool sparse = kernel == MatmulKernel::vec_sparse;
+  for (const MatmulCase& s : list) {
+    const int64_t K = awkward_k(f, s.k_target);
+    const Matrix w = random_matrix(f, K, s.M, rng.next_u64());
+    Tensor x = sample_input(K, s.T, s.x, rng, sparse);
+    Tensor y(s.y, Shape(s.M, s.T, 1));
     if (kernel == MatmulKernel::mat) matmul_mat(w, x.view(), y.view(), act);
-    else matmul_vec(w, x.view(), y.view(), act, kernel == MatmulKernel::vec_sparse);
-    out.insert(out.end(), y.bytes.begin(), y.bytes.end());
+    else matmul_vec(w, x.view(), y.view(), act, sparse);
+    KernelCase c(fmt::format("K {}, M {}, T {}, x {}, y {}{}", K, s.M, s.T, dtype_name(s.x), dtype_name(s.y),
+                             sparse ? ", a third of the input quads zero" : ""));
+    add_matrix_params(c, w);
+    c.param("T", s.T);
+    c.param("activation", std::string(activation_name(act)));
+    c.param("sparse_input", int64_t(sparse));
+    for (CaseTensor& t : matrix_tensors(w, "w_", true)) c.inputs.push_back(std::move(t));
+    c.input("x", x);
+    CaseTensor& o = c.output("y", y);
+    if (oracle == WithOracle::yes) o.f64 = oracle::matmul(w, x.view(), act);
+    cases.push_back(std::move(c));
   }
-  return out;
+  return cases;
 }
 
 }  // namespace
@@ -90,8 +119,12 @@ void register_matmul_kernels(std::vector<KernelVariant>& out) {
     for (WeightFormat f : formats) {
       for (Activation act : acts) {
         const MatmulKernel kernel = k.kernel;
-        out.push_back(KernelVariant{k.name, std::string(format_name(f)), std::string(activation_name(act)), k.order,
-                                    [kernel, f, act](uint64_t seed) { return run_sample(kernel, f, act, seed); }});
+        out.push_back(make_variant(k.name, std::string(format_name(f)), std::string(activation_name(act)), k.order,
+                                   "act(sum_k W[m][k] x[k]) in double on the decoded weights, k in order "
+                                   "(oracle/matmul_oracle.h; C library tanh and exp)",
+                                   [kernel, f, act](uint64_t seed, WithOracle o) {
+                                     return matmul_cases(kernel, f, act, seed, o);
+                                   }));
       }
     }
 }

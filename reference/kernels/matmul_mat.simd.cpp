@@ -13,6 +13,7 @@
 // position of kLanes rows, and each token's x value is broadcast. Rows beyond
 // M are padded with zero weights and never stored.
 #include "reference/simd/variant.h"
+#include "reference/kernels/parallel_work.h"
 #include "reference/kernels/matmul_detail.h"
 
 namespace rwkv::RWKV_SIMD_NS {
@@ -56,7 +57,7 @@ void run(const MatArgs& a, Y* y) {
   const int64_t K = w.K, M = w.M, T = a.T;
   const int64_t row_tiles = (M + kTileRows - 1) / kTileRows, token_tiles = (T + kTileTokens - 1) / kTileTokens;
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (K * M * T >= kParallelMinMacs)
   for (int64_t tile = 0; tile < row_tiles * token_tiles; ++tile) {
     const int64_t m0 = tile / token_tiles * kTileRows, t0 = tile % token_tiles * kTileTokens;
     const int nr = int(M - m0 < kTileRows ? M - m0 : kTileRows);

@@ -26,6 +26,7 @@
 // single token walks the group's rows one after another (one sequential
 // weight stream per thread), several tokens share each decoded weight block.
 #include "reference/simd/variant.h"
+#include "reference/kernels/parallel_work.h"
 #include "reference/kernels/matmul_detail.h"
 
 namespace rwkv::RWKV_SIMD_NS {
@@ -169,7 +170,7 @@ void run(const VecArgs& a, Y* y) {
   quad_lane_order(lane_quad);
   for (int l = 0; l < kLanes; ++l) lane_of_thread[lane_quad[l]] = l;
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T > 1 && K * T >= kParallelMinElements)
   for (int64_t t = 0; t < T; ++t) {
     if (a.x_f16)
       regroup_input(static_cast<const f16*>(a.x) + t * K, K, blocks, a.x_scratch + t * Kp, a.x_nonzero + t * Kp / 4);
@@ -179,7 +180,7 @@ void run(const VecArgs& a, Y* y) {
   }
 
   const int64_t groups = (M + kRows - 1) / kRows;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (K * M * T >= kParallelMinMacs)
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t m0 = g * kRows;
     const int nr = int(M - m0 < kRows ? M - m0 : kRows);

@@ -46,6 +46,7 @@
 //  3. sum = ((s_x + s_y) + s_z) + s_w  (dot(s, 1) left to right);
 //     scale = canon_rsqrt(sum + eps);  y = x * scale.
 #include "reference/simd/variant.h"
+#include "reference/kernels/parallel_work.h"
 #include "reference/kernels/norm_rows.h"
 
 namespace rwkv::RWKV_SIMD_NS {
@@ -174,7 +175,7 @@ template <class T> float sum_of_squares(const T* row, int64_t len, int bs) {
 void layer_norm_rows(const NormRows& a) {
   with_typed_ptr(a.x, a.x_f16, [&](auto* x) {
     with_typed_ptr(a.out, a.out_f16, [&](auto* out) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (a.rows * a.len >= kParallelMinElements)
       for (int64_t r = 0; r < a.rows; ++r) {
         WelfordStates s;
         welford_threads(x + r * a.len, a.len, a.bs, s);
@@ -190,7 +191,7 @@ void layer_norm_rows(const NormRows& a) {
 void l2_norm_rows(const NormRows& a) {
   with_typed_ptr(a.x, a.x_f16, [&](auto* x) {
     with_typed_ptr(a.out, a.out_f16, [&](auto* out) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (a.rows * a.len >= kParallelMinElements)
       for (int64_t r = 0; r < a.rows; ++r) {
         const auto* row = x + r * a.len;
         auto* dst = out + r * a.len;

@@ -1,9 +1,14 @@
-// Catalog entries of the normalisation kernels (norm.h). Each sample runs a few
-// row lengths that are not multiples of the workgroup's 4*BS channels (threads
-// with fewer vec4s, lane tails), both activation types, in place and not.
+// Catalog entries of the normalisation kernels (norm.h). The cases use row
+// lengths that are not multiples of the workgroup's 4*BS channels (threads
+// with fewer vec4s, lane tails), head sizes 64 and 128 first, both activation
+// types, in place and not. Oracles: oracle/norm_oracle.h (two-pass mean and
+// variance in double, the same eps widened from f32).
+#include <fmt/format.h>
+
 #include "reference/kernel_catalog.h"
 #include "reference/kernels/activation_samples.h"
 #include "reference/kernels/norm.h"
+#include "reference/oracle/norm_oracle.h"
 
 namespace rwkv {
 namespace {
@@ -15,62 +20,79 @@ struct NormShape {
   bool in_place;
 };
 constexpr NormShape kShapes[] = {
+    {192, 3, DType::f16, DType::f16, 64, false},
+    {384, 2, DType::f32, DType::f32, 128, true},
+    {260, 2, DType::f16, DType::f32, 20, false},
     {516, 3, DType::f16, DType::f16, 12, true},
     {1028, 2, DType::f32, DType::f32, 4, false},
-    {260, 2, DType::f16, DType::f32, 20, false},
     {4096, 1, DType::f32, DType::f16, 64, false},
-    {384, 2, DType::f32, DType::f32, 128, true},
-    {192, 3, DType::f16, DType::f16, 64, false},
 };
 
-template <class Run> std::vector<uint8_t> norm_sample(uint64_t seed, Run run) {
+enum class NormKind { layer, group, l2 };
+
+float eps_of(NormKind k) {
+  return k == NormKind::layer ? kLayerNormEps : k == NormKind::group ? kGroupNormEps : kL2NormEps;
+}
+
+std::vector<KernelCase> norm_cases(NormKind kind, uint64_t seed, WithOracle oracle) {
   Rng rng(seed);
-  std::vector<uint8_t> bytes;
+  std::vector<KernelCase> cases;
+  const float eps = eps_of(kind);
   for (const NormShape& s : kShapes) {
     const float scale = rng.uniform(0.1f, 4);  // one rng call per statement: argument
     const float offset = rng.uniform(-2, 2);   // evaluation order differs between compilers
     Tensor x = samples::normal_tensor(rng, s.in, Shape(s.C, s.T), scale, offset);
     const auto w = samples::uniform_f16(rng, s.C, -2, 2);
     const auto b = samples::uniform_f16(rng, s.C, -1, 1);
-    if (s.in_place) {
-      run(x.view(), x.view(), w.data(), b.data(), s.head);
-      samples::append_tensor(bytes, x);
-    } else {
-      Tensor out(s.out, x.shape);
-      run(x.view(), out.view(), w.data(), b.data(), s.head);
-      samples::append_tensor(bytes, out);
+    KernelCase c(fmt::format("C {}, T {}, {} -> {}{}{}", s.C, s.T, dtype_name(s.in), dtype_name(s.out),
+                             kind == NormKind::layer ? "" : fmt::format(", head size {}", s.head),
+                             s.in_place ? ", in place" : ""));
+    c.param("eps", double(eps));
+    if (kind != NormKind::layer) c.param("head_size", s.head);
+    c.param("in_place", int64_t(s.in_place));
+    c.input("x", x);
+    if (kind != NormKind::l2) {
+      c.input_f16("w", w);
+      c.input_f16("b", b);
     }
+    // The oracle reads the input, so it runs first (the kernel may work in place).
+    std::vector<double> want;
+    if (oracle == WithOracle::yes) {
+      if (kind == NormKind::layer) want = oracle::layer_norm(x.view(), w.data(), b.data(), eps);
+      if (kind == NormKind::group) want = oracle::group_norm(x.view(), w.data(), b.data(), s.head, eps);
+      if (kind == NormKind::l2) want = oracle::l2_norm(x.view(), s.head, eps);
+    }
+    Tensor out_tensor(s.out, x.shape);
+    Tensor& y = s.in_place ? x : out_tensor;
+    if (kind == NormKind::layer) layer_norm(x.view(), y.view(), w.data(), b.data(), eps);
+    if (kind == NormKind::group) group_norm(x.view(), y.view(), w.data(), b.data(), s.head, eps);
+    if (kind == NormKind::l2) l2_norm(x.view(), y.view(), s.head, eps);
+    c.output("y", y).f64 = std::move(want);
+    cases.push_back(std::move(c));
   }
-  return bytes;
+  return cases;
+}
+
+KernelVariant norm_entry(const char* name, NormKind kind, const char* order, const char* oracle) {
+  return make_variant(name, "-", "-", order, oracle,
+                      [kind](uint64_t seed, WithOracle o) { return norm_cases(kind, seed, o); });
 }
 
 }  // namespace
 
 void register_norm_kernels(std::vector<KernelVariant>& out) {
-  using V = const TensorView&;
-  out.push_back({"layer_norm", "-", "-",
-                 "BS=128 per row; per-thread Welford per vec4 lane over i, i+BS, ...; Chan tree 64..1; "
-                 "lane fold x,y,z,w; rstd=1/sqrt(M2/C+eps); y=((x-mean)*rstd)*w+b unfused",
-                 [](uint64_t seed) {
-                   return norm_sample(seed, [](V x, V y, const f16* w, const f16* b, int64_t) {
-                     layer_norm(x, y, w, b);
-                   });
-                 }});
-  out.push_back({"group_norm", "-", "-",
-                 "BS=32 per (head, token); as layer_norm; strides 64, 32 merge empty (n=0) out-of-range states",
-                 [](uint64_t seed) {
-                   return norm_sample(seed, [](V x, V y, const f16* w, const f16* b, int64_t head) {
-                     group_norm(x, y, w, b, head);
-                   });
-                 }});
-  out.push_back({"l2_norm", "-", "-",
-                 "BS=128 per (head, token); per-thread sum v*v over i, i+BS, ...; tree 64..1; "
-                 "lanes x+y+z+w; y=x*(1/sqrt(sum+eps))",
-                 [](uint64_t seed) {
-                   return norm_sample(seed, [](V x, V y, const f16*, const f16*, int64_t head) {
-                     l2_norm(x, y, head);
-                   });
-                 }});
+  out.push_back(norm_entry("layer_norm", NormKind::layer,
+                           "BS=128 per row; per-thread Welford per vec4 lane over i, i+BS, ...; Chan tree 64..1; "
+                           "lane fold x,y,z,w; rstd=1/sqrt(M2/C+eps); y=((x-mean)*rstd)*w+b unfused",
+                           "(x - mean)/sqrt(var + eps)*w + b per row in double, two-pass mean and variance"));
+  out.push_back(norm_entry("group_norm", NormKind::group,
+                           "BS=32 per (head, token); as layer_norm; strides 64, 32 merge empty (n=0) out-of-range "
+                           "states",
+                           "layer norm per (head, token) row of head_size channels in double, two-pass"));
+  out.push_back(norm_entry("l2_norm", NormKind::l2,
+                           "BS=128 per (head, token); per-thread sum v*v over i, i+BS, ...; tree 64..1; "
+                           "lanes x+y+z+w; y=x*(1/sqrt(sum+eps))",
+                           "x/sqrt(sum x^2 + eps) per (head, token) row in double"));
 }
 
 }  // namespace rwkv

@@ -14,6 +14,7 @@
 //     tree e[i] = e[i] + e[i + s]; sum = ((e_x + e_y) + e_z) + e_w (dot with 1).
 //  3. out = canon_exp(x - max) / sum (IEEE division), recomputing the exp.
 #include "reference/simd/variant.h"
+#include "reference/kernels/parallel_work.h"
 
 namespace rwkv::RWKV_SIMD_NS {
 #include "reference/kernels/lane_loops.inc"
@@ -61,7 +62,7 @@ float column_sum_exp(const float* x, int64_t len, float maximum) {
 }  // namespace
 
 void softmax_columns(const float* x, float* out, int64_t len, int64_t cols) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (len * cols >= kParallelMinElements)
   for (int64_t c = 0; c < cols; ++c) {
     const float* col = x + c * len;
     float* dst = out + c * len;

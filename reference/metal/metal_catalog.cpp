@@ -3,10 +3,14 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "reference/formats/matrix_case.h"
 #include "reference/kernel_catalog.h"
 #include "reference/metal/q4k_mul_mm.h"
 #include "reference/metal/q4k_random.h"
 #include "reference/metal/simdgroup.h"
+#include "reference/oracle/metal_oracle.h"
 #include "reference/util/rng.h"
 
 namespace rwkv {
@@ -39,32 +43,56 @@ float sample_half_value(Rng& rng) {
   }
 }
 
-std::vector<uint8_t> mma_sample(MmaOrder order, uint64_t seed) {
+// 64 MMAs on seeded 8x8 operands: each on its own C, and all 64 into one
+// running accumulator from 0, as kernel_mul_mm keeps one.
+std::vector<KernelCase> mma_cases(MmaOrder order, uint64_t seed, WithOracle oracle) {
+  constexpr int kReps = 64;
   Rng rng(seed);
-  std::vector<float> out;
-  metal::Float8x8 acc = metal::Float8x8::filled(0.0f);
-  for (int rep = 0; rep < 64; ++rep) {
+  std::vector<metal::Half8x8> A(kReps), B(kReps);
+  std::vector<metal::Float8x8> C(kReps), D(kReps);
+  for (int rep = 0; rep < kReps; ++rep) {
     float a[64], b[64], c[64];
     for (int i = 0; i < 64; ++i) a[i] = sample_half_value(rng), b[i] = sample_half_value(rng), c[i] = rng.normal();
-    metal::Half8x8 A, B;
-    metal::Float8x8 C, D;
-    metal::load(A, a, 8);
-    metal::load(B, b, 8);
-    metal::load(C, c, 8);
-    metal::mma(D, A, B, C, order);
-    out.insert(out.end(), D.v, D.v + 64);
-    metal::mma(acc, A, B, acc, order);  // a running accumulator, as kernel_mul_mm keeps one
+    metal::load(A[size_t(rep)], a, 8);
+    metal::load(B[size_t(rep)], b, 8);
+    metal::load(C[size_t(rep)], c, 8);
   }
-  out.insert(out.end(), acc.v, acc.v + 64);
-  std::vector<uint8_t> bytes;
-  append_bytes(bytes, out);
-  return bytes;
+  metal::Float8x8 acc = metal::Float8x8::filled(0.0f);
+  for (int rep = 0; rep < kReps; ++rep) {
+    metal::mma(D[size_t(rep)], A[size_t(rep)], B[size_t(rep)], C[size_t(rep)], order);
+    metal::mma(acc, A[size_t(rep)], B[size_t(rep)], acc, order);
+  }
+  const Dims dims{kReps, 8, 8};
+  KernelCase each("64 MMAs D = A*B + C, each on its own C");
+  each.input("a", ElemType::f16, dims, A.data());
+  each.input("b", ElemType::f16, dims, B.data());
+  each.input("c", ElemType::f32, dims, C.data());
+  CaseTensor& d = each.output("d", ElemType::f32, dims, D.data());
+  KernelCase chain("64 MMAs into one accumulator: acc = A_i*B_i + acc, i = 0..63, from acc = 0");
+  chain.input("a", ElemType::f16, dims, A.data());
+  chain.input("b", ElemType::f16, dims, B.data());
+  CaseTensor& acc_out = chain.output("acc", ElemType::f32, {8, 8}, acc.v);
+  if (oracle == WithOracle::yes) {
+    d.f64.resize(64 * kReps);
+    acc_out.f64.assign(64, 0.0);
+    for (int rep = 0; rep < kReps; ++rep) {
+      double c[64];
+      for (int i = 0; i < 64; ++i) c[i] = C[size_t(rep)].v[i];
+      oracle::mma_f64(A[size_t(rep)], B[size_t(rep)], c, d.f64.data() + 64 * rep);
+      oracle::mma_f64(A[size_t(rep)], B[size_t(rep)], acc_out.f64.data(), acc_out.f64.data());
+    }
+  }
+  std::vector<KernelCase> cases;
+  cases.push_back(std::move(each));
+  cases.push_back(std::move(chain));
+  return cases;
 }
 
-std::vector<uint8_t> mul_mm_sample(MmaOrder order, uint64_t seed) {
-  std::vector<uint8_t> bytes;
-  // Edge tiles in both directions, a full tile, and two K blocks.
-  const struct { int64_t K, M, T; } shapes[] = {{256, 70, 37}, {512, 64, 9}};
+std::vector<KernelCase> mul_mm_cases(MmaOrder order, uint64_t seed, WithOracle oracle) {
+  std::vector<KernelCase> cases;
+  // A full tile and edge tiles in both directions; two K blocks with a
+  // partial row tile; two K blocks with a full row tile.
+  const struct { int64_t K, M, T; } shapes[] = {{256, 70, 37}, {512, 8, 9}, {512, 64, 9}};
   uint64_t s = seed;
   for (const auto& sh : shapes) {
     const Matrix w = metal::random_q4k_matrix(sh.K, sh.M, s++);
@@ -74,25 +102,46 @@ std::vector<uint8_t> mul_mm_sample(MmaOrder order, uint64_t seed) {
     x[size_t(sh.K + 3)] = bits_to_f32(0x7fc00001u);  // a NaN in token 1
     std::vector<float> y(size_t(sh.M * sh.T));
     metal::metal_q4k_mul_mm(w, x.data(), sh.T, y.data(), order);
-    append_bytes(bytes, y);
+    std::vector<f16> operands(size_t(sh.K * sh.M));
+    metal::metal_q4k_weight_operands(w, metal::kDefaultHighNibbleScale, operands.data());
+    KernelCase c(fmt::format("K {}, M {}, T {}, a NaN in token 1", sh.K, sh.M, sh.T));
+    add_matrix_params(c, w);
+    c.param("T", sh.T);
+    c.param("high_nibble_scale", std::string(metal::high_nibble_scale_name(metal::kDefaultHighNibbleScale)));
+    for (CaseTensor& t : matrix_tensors(w, "w_", true)) c.inputs.push_back(std::move(t));
+    c.input("w_operands", ElemType::f16, {uint64_t(sh.M), uint64_t(sh.K)}, operands.data());
+    c.input("x", ElemType::f32, {uint64_t(sh.T), uint64_t(sh.K)}, x.data());
+    CaseTensor& o = c.output("y", ElemType::f32, {uint64_t(sh.T), uint64_t(sh.M)}, y.data());
+    if (oracle == WithOracle::yes) {
+      o.f64.resize(y.size());
+      oracle::metal_q4k_mul_mm_f64(w, x.data(), sh.T, metal::kDefaultHighNibbleScale, o.f64.data());
+    }
+    cases.push_back(std::move(c));
   }
-  return bytes;
+  return cases;
 }
 
 }  // namespace
 
 void register_metal_kernels(std::vector<KernelVariant>& out) {
   for (MmaOrder order : metal::kAllMmaOrders) {
-    out.push_back({"metal_simdgroup_mma", "-", "-",
-                   std::string(metal::mma_order_name(order)) + ": " + mma_order_text(order),
-                   [order](uint64_t seed) { return mma_sample(order, seed); }});
+    out.push_back(make_variant("metal_simdgroup_mma", "-", "-",
+                               std::string(metal::mma_order_name(order)) + ": " + mma_order_text(order),
+                               "C + sum_k A[r][k]*B[k][c] in double, k ascending (products of halves exact); the "
+                               "running accumulator kept in double",
+                               [order](uint64_t seed, WithOracle o) { return mma_cases(order, seed, o); },
+                               std::string(metal::mma_order_name(order))));
   }
   for (MmaOrder order : metal::kAllMmaOrders) {
-    out.push_back({"metal_q4k_mul_mm", "q4_k", "-",
-                   std::string(metal::mma_order_name(order)) +
-                       ": fp16 operands (Metal dequantize_q4_K, d/16 in half; x f32->half); acc = +0, "
-                       "then per 8-wide k-slice ascending acc = MMA(" + mma_order_text(order) + ")",
-                   [order](uint64_t seed) { return mul_mm_sample(order, seed); }});
+    out.push_back(make_variant(
+        "metal_q4k_mul_mm", "q4_k", "-",
+        std::string(metal::mma_order_name(order)) +
+            ": fp16 operands (Metal dequantize_q4_K, d/16 in half; x f32->half); acc = +0, "
+            "then per 8-wide k-slice ascending acc = MMA(" + mma_order_text(order) + ")",
+        "sum_k wh[m][k]*xh[k] in double over the same fp16 operands (w_operands, x rounded to half), k in order "
+        "(oracle/metal_oracle.h)",
+        [order](uint64_t seed, WithOracle o) { return mul_mm_cases(order, seed, o); },
+        std::string(metal::mma_order_name(order))));
   }
 }
 

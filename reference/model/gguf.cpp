@@ -198,6 +198,7 @@ GgufFile GgufFile::parse(const std::string& label, const uint8_t* data, size_t s
     if (t.offset % g.alignment_)
       bad(label, fmt::format("tensor '{}': offset {} is not a multiple of the alignment {}", t.name, t.offset, g.alignment_));
     t.bytes = ggml_type_bytes(t.type, numel);
+    t.index = size_t(i);
     infos.push_back(std::move(t));
   }
   const uint64_t data_start = (uint64_t(r.pos()) + g.alignment_ - 1) / g.alignment_ * g.alignment_;
@@ -280,6 +281,58 @@ void put_scalar(std::vector<uint8_t>& out, GgufValueType t, const GgufValue& v) 
 
 }  // namespace
 
+uint64_t GgufTensorInfo::numel() const {
+  uint64_t n = 1;
+  for (int64_t d : ne) n *= uint64_t(d);
+  return n;
+}
+
+std::vector<uint8_t> gguf_header(const std::vector<GgufKv>& kv, const std::vector<GgufTensorInfo>& tensors,
+                                 uint32_t alignment) {
+  if (alignment == 0 || (alignment & (alignment - 1)))
+    throw std::invalid_argument(fmt::format("GGUF writer: alignment {} is not a power of two", alignment));
+  std::vector<uint8_t> out;
+  put<uint32_t>(out, kMagic);
+  put<uint32_t>(out, 3);
+  put<uint64_t>(out, tensors.size());
+  const bool has_alignment = std::any_of(kv.begin(), kv.end(), [](const GgufKv& e) { return e.first == "general.alignment"; });
+  const bool add_alignment = !has_alignment && alignment != 32;
+  put<uint64_t>(out, kv.size() + (add_alignment ? 1 : 0));
+  for (const auto& [key, v] : kv) {
+    put_string(out, key);
+    put<uint32_t>(out, uint32_t(v.type));
+    if (v.type == GgufValueType::array) {
+      const auto& items = *std::get<std::shared_ptr<GgufArray>>(v.v);
+      put<uint32_t>(out, uint32_t(v.elem));
+      put<uint64_t>(out, items.size());
+      for (const GgufValue& item : items) put_scalar(out, v.elem, item);
+    } else {
+      put_scalar(out, v.type, v);
+    }
+  }
+  if (add_alignment) {
+    put_string(out, "general.alignment");
+    put<uint32_t>(out, uint32_t(GgufValueType::u32));
+    put<uint32_t>(out, alignment);
+  }
+  uint64_t offset = 0;
+  for (const GgufTensorInfo& t : tensors) {
+    const bool positive = std::all_of(t.ne.begin(), t.ne.end(), [](int64_t d) { return d >= 1; });
+    if (t.ne.empty() || t.ne.size() > 4 || !positive || t.ne[0] % ggml_block_size(t.type))
+      throw std::invalid_argument(fmt::format(
+          "GGUF writer: tensor '{}' {{{}}}: expected 1 to 4 positive dimensions with ne[0] a multiple of {} ({})", t.name,
+          fmt::join(t.ne, ", "), ggml_block_size(t.type), ggml_type_name(t.type)));
+    put_string(out, t.name);
+    put<uint32_t>(out, uint32_t(t.ne.size()));
+    for (int64_t d : t.ne) put<uint64_t>(out, uint64_t(d));
+    put<uint32_t>(out, uint32_t(t.type));
+    put<uint64_t>(out, offset);
+    offset += (t.bytes() + alignment - 1) / alignment * alignment;
+  }
+  out.resize((out.size() + alignment - 1) / alignment * alignment, 0);
+  return out;
+}
+
 void GgufWriter::add_kv(const std::string& key, GgufValue value) { kv_.emplace_back(key, std::move(value)); }
 
 void GgufWriter::add_tensor(const std::string& name, std::vector<int64_t> ne, GgmlType type, std::vector<uint8_t> bytes) {
@@ -294,43 +347,9 @@ void GgufWriter::add_tensor(const std::string& name, std::vector<int64_t> ne, Gg
 }
 
 std::vector<uint8_t> GgufWriter::serialize() const {
-  std::vector<uint8_t> out;
-  put<uint32_t>(out, kMagic);
-  put<uint32_t>(out, 3);
-  put<uint64_t>(out, tensors_.size());
-  const bool has_alignment = [&] {
-    for (const auto& [k, v] : kv_)
-      if (k == "general.alignment") return true;
-    return false;
-  }();
-  put<uint64_t>(out, kv_.size() + (has_alignment || alignment_ == 32 ? 0 : 1));
-  for (const auto& [key, v] : kv_) {
-    put_string(out, key);
-    put<uint32_t>(out, uint32_t(v.type));
-    if (v.type == GgufValueType::array) {
-      const auto& items = *std::get<std::shared_ptr<GgufArray>>(v.v);
-      put<uint32_t>(out, uint32_t(v.elem));
-      put<uint64_t>(out, items.size());
-      for (const GgufValue& item : items) put_scalar(out, v.elem, item);
-    } else {
-      put_scalar(out, v.type, v);
-    }
-  }
-  if (!has_alignment && alignment_ != 32) {
-    put_string(out, "general.alignment");
-    put<uint32_t>(out, uint32_t(GgufValueType::u32));
-    put<uint32_t>(out, alignment_);
-  }
-  uint64_t offset = 0;
-  for (const Pending& t : tensors_) {
-    put_string(out, t.name);
-    put<uint32_t>(out, uint32_t(t.ne.size()));
-    for (int64_t d : t.ne) put<uint64_t>(out, uint64_t(d));
-    put<uint32_t>(out, uint32_t(t.type));
-    put<uint64_t>(out, offset);
-    offset += (t.bytes.size() + alignment_ - 1) / alignment_ * alignment_;
-  }
-  out.resize((out.size() + alignment_ - 1) / alignment_ * alignment_, 0);
+  std::vector<GgufTensorInfo> infos;
+  for (const Pending& t : tensors_) infos.push_back({t.name, t.ne, t.type});
+  std::vector<uint8_t> out = gguf_header(kv_, infos, alignment_);
   for (const Pending& t : tensors_) {
     out.insert(out.end(), t.bytes.begin(), t.bytes.end());
     out.resize((out.size() + alignment_ - 1) / alignment_ * alignment_, 0);

@@ -49,6 +49,7 @@ struct GgufTensor {
   std::vector<int64_t> ne;  // ggml order: ne[0] contiguous
   GgmlType type = GgmlType::f32;
   uint64_t offset = 0;      // within the data section
+  size_t index = 0;         // position among the tensor infos
   const uint8_t* data = nullptr;
   uint64_t bytes = 0;
   int64_t numel() const;
@@ -83,10 +84,31 @@ class GgufFile {
   std::map<std::string, GgufTensor> tensors_;
 };
 
-// Writes a GGUF v3 file. Key-values and tensors are written in insertion
-// order; data is aligned to `alignment`. The file is written to a temporary
-// name and renamed into place, so a failed write never leaves a half file
-// under the final name.
+using GgufKv = std::pair<std::string, GgufValue>;
+
+// A tensor as the header describes it (the data comes separately).
+struct GgufTensorInfo {
+  std::string name;
+  std::vector<int64_t> ne;  // ggml order
+  GgmlType type = GgmlType::f32;
+  uint64_t numel() const;
+  uint64_t bytes() const { return ggml_type_bytes(type, numel()); }
+};
+
+// Everything before the data section: magic, version, counts, the key-values
+// in order (general.alignment added when `alignment` is not the default 32
+// and the caller gave none), the tensor infos with offsets (each tensor's
+// bytes padded to `alignment`, in order), zero padding up to the data start.
+// Throws std::invalid_argument naming the tensor for an empty shape, a row
+// length that is not a multiple of the type's block, or a nested array.
+std::vector<uint8_t> gguf_header(const std::vector<GgufKv>& kv, const std::vector<GgufTensorInfo>& tensors,
+                                 uint32_t alignment = 32);
+
+// Writes a GGUF v3 file from memory (tests and small files; models use the
+// streaming GgufStreamWriter in gguf_writer.h). Key-values and tensors are
+// written in insertion order; data is aligned to `alignment`. The file is
+// written to a temporary name and renamed into place, so a failed write never
+// leaves a half file under the final name.
 class GgufWriter {
  public:
   explicit GgufWriter(uint32_t alignment = 32) : alignment_(alignment) {}

@@ -37,6 +37,21 @@ int64_t dim(const SafetensorsFile& f, const std::string& name, size_t axis, size
   return t.shape[axis];
 }
 
+// The block index of a "blocks.<l>." name, or -1 if it has none. Indices
+// beyond 6 digits are not a model: refused before any arithmetic on them.
+int64_t block_index(const std::string& file, const std::string& name) {
+  if (name.rfind("blocks.", 0) != 0) return -1;
+  size_t i = 7;
+  int64_t v = 0;
+  while (i < name.size() && name[i] >= '0' && name[i] <= '9') {
+    if (i - 7 >= 6) fail(file, fmt::format("tensor '{}': block index is implausibly large", name));
+    v = v * 10 + (name[i] - '0');
+    ++i;
+  }
+  if (i == 7 || i == name.size() || name[i] != '.') return -1;
+  return v;
+}
+
 // Spec 7.1: L from the block indices, C and V from emb.weight, F from
 // ffn.key, the head count from r_k, the ranks from w1/a1/g1 and v1 of block 1
 // (block 0's v1 is unused; a one-layer model falls back to it).
@@ -44,10 +59,7 @@ plan::ModelConfig detect_config(const SafetensorsFile& f) {
   plan::ModelConfig c;
   c.name = "detected";
   int64_t max_block = -1;
-  for (const auto& [name, t] : f.tensors()) {
-    if (name.rfind("blocks.", 0) != 0) continue;
-    max_block = std::max<int64_t>(max_block, std::atoll(name.c_str() + 7));
-  }
+  for (const auto& [name, t] : f.tensors()) max_block = std::max(max_block, block_index(f.path(), name));
   if (max_block < 0) fail(f.path(), "no 'blocks.*' tensors: not an RWKV model");
   for (const char* n : {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g", "w0", "w1", "w2", "a0", "a1", "a2", "g1", "g2",
                         "r_k", "k_k", "k_a"})
@@ -65,6 +77,11 @@ plan::ModelConfig detect_config(const SafetensorsFile& f) {
   if (dim(f, "blocks.0.att.r_k", 0, 2) * c.N != c.C)
     fail(f.path(), fmt::format("tensor 'blocks.0.att.r_k' has shape {}, expected (H, N) with H*N = C = {}",
                                f.get("blocks.0.att.r_k").shape_str(), c.C));
+  try {
+    plan::validate(c);
+  } catch (const std::invalid_argument& e) {
+    fail(f.path(), fmt::format("the dimensions read from the tensor shapes are unusable: {}", e.what()));
+  }
   return c;
 }
 
@@ -103,7 +120,24 @@ class Loader {
   const StTensor& get(const std::string& name, const std::vector<int64_t>& shape) {
     if (!f_.has(name))
       fail(f_.path(), fmt::format("tensor '{}' is missing (expected shape ({}))", name, fmt::join(shape, ", ")));
+    used_.insert(name);
     return f_.get(name, shape);  // throws naming file, tensor and both shapes
+  }
+
+  // A tensor the format allows but nothing reads: shape-checked if present.
+  void allow(const std::string& name, const std::vector<int64_t>& shape) {
+    if (f_.has(name)) get(name, shape);
+  }
+
+  // Every tensor of the file must have been asked for.
+  void refuse_extras() const {
+    std::vector<std::string> extra;
+    for (const auto& [name, t] : f_.tensors())
+      if (!used_.count(name)) extra.push_back(name);
+    if (!extra.empty())
+      fail(f_.path(), fmt::format("{} unexpected tensor{} {}: not part of an RWKV-7 model with these dimensions "
+                                  "(L = {} layers from the highest block index)",
+                                  extra.size(), extra.size() == 1 ? "" : "s", name_list(extra), w_.config.L));
   }
 
   // A vector tensor stored with `stored` shape, exposed as `shape`.
@@ -129,17 +163,26 @@ class Loader {
  private:
   const SafetensorsFile& f_;
   Rwkv7Weights& w_;
+  std::set<std::string> used_;
 };
 
 }  // namespace
 
-Rwkv7Weights load_rwkv7_safetensors(const std::string& path) {
-  const SafetensorsFile f = SafetensorsFile::open(path);
+std::string name_list(const std::vector<std::string>& names, size_t max) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < max; ++i) out += (i ? ", '" : "'") + names[i] + "'";
+  if (names.size() > max) out += fmt::format(" and {} more", names.size() - max);
+  return out;
+}
+
+Rwkv7Weights load_rwkv7_safetensors(const std::string& path) { return rwkv7_from_safetensors(SafetensorsFile::open(path)); }
+
+Rwkv7Weights rwkv7_from_safetensors(const SafetensorsFile& f) {
   Rwkv7Weights w;
-  w.path = path;
+  w.path = f.path();
+  w.format = "st";
   w.owner = f.owner();
   w.config = detect_config(f);
-  plan::validate(w.config);
   const plan::ModelConfig& c = w.config;
   Loader ld(f, w);
   const int64_t C = c.C;
@@ -155,7 +198,7 @@ Rwkv7Weights load_rwkv7_safetensors(const std::string& path) {
       ld.vec(b + n, {C}, Shape(C));
     std::vector<std::string> mixes = {"att.x_r", "att.x_w", "att.x_k", "att.x_v", "att.x_a", "att.x_g",
                                       "att.w0",  "att.a0",  "att.k_k", "att.k_a", "ffn.x_k"};
-    if (l > 0) mixes.push_back("att.v0");  // layer 0's v0/v1/v2 are never read
+    if (l > 0) mixes.push_back("att.v0");  // layer 0's v0/v1/v2 are never read (allowed below)
     for (const std::string& n : mixes) ld.vec(b + n, {1, 1, C}, Shape(C));
     ld.vec(b + "att.r_k", {c.H(), c.N}, Shape(C));
     for (const char* n : {"receptance", "key", "value", "output"}) ld.mat(b + "att." + n + ".weight", C, C);
@@ -168,10 +211,15 @@ Rwkv7Weights load_rwkv7_safetensors(const std::string& path) {
     if (l > 0) {
       ld.mat(b + "att.v1", c.Dv, C);
       ld.mat(b + "att.v2", C, c.Dv);
+    } else {
+      ld.allow(b + "att.v0", {1, 1, C});
+      ld.allow(b + "att.v1", {c.Dv, C});
+      ld.allow(b + "att.v2", {C, c.Dv});
     }
     ld.mat(b + "ffn.key.weight", c.F, C);
     ld.mat(b + "ffn.value.weight", C, c.F);
   }
+  ld.refuse_extras();
   return w;
 }
 

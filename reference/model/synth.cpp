@@ -1,7 +1,10 @@
 #include "reference/model/synth.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <stdexcept>
 
@@ -169,6 +172,24 @@ void synth_safetensors(const plan::ModelConfig& c, uint64_t seed, const std::str
     out.write(bits);
   }
   out.finish();
+}
+
+GgufExportResult synth_gguf(const plan::ModelConfig& c, uint64_t seed, const std::string& path, GgufModelType type,
+                            bool force) {
+  if (!force && std::filesystem::exists(path))
+    throw std::runtime_error(fmt::format("{}: already exists (use --force to overwrite)", path));
+  // Removes the temporary .st however the export ends.
+  struct Temp {
+    std::string path;
+    ~Temp() { std::filesystem::remove(path); }
+  } tmp{fmt::format("{}.synth{}.st", path, ::getpid())};
+  synth_safetensors(c, seed, tmp.path, true);  // our own temporary name
+  const Rwkv7Weights w = load_rwkv7_safetensors(tmp.path);
+  GgufExportOptions opt;
+  opt.type = type;
+  opt.force = force;
+  opt.name = fmt::format("rwkv-oracle synthetic {} seed {}", c.name, seed);
+  return write_rwkv7_gguf(w, path, opt);
 }
 
 }  // namespace rwkv

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "reference/model/rwkv7_gguf.h"
 #include "reference/model/safetensors_writer.h"
 #include "reference/plan/model_config.h"
 
@@ -27,5 +28,13 @@ std::vector<StEntry> synth_layout(const plan::ModelConfig& c);
 // Writes the model to `path` (temporary file + rename), one tensor in memory
 // at a time. Throws std::runtime_error if `path` exists and !force.
 void synth_safetensors(const plan::ModelConfig& c, uint64_t seed, const std::string& path, bool force);
+
+// Writes the same model (the same f16 values for the same seed) as llama.cpp's
+// rwkv7 GGUF of `type`: the .st is written to a temporary file beside `path`,
+// loaded (memory-mapped), exported with write_rwkv7_gguf and removed, so memory
+// holds one piece of one tensor at a time. Throws std::runtime_error if `path`
+// exists and !force (before any work).
+GgufExportResult synth_gguf(const plan::ModelConfig& c, uint64_t seed, const std::string& path, GgufModelType type,
+                            bool force);
 
 }  // namespace rwkv

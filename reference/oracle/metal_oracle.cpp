@@ -26,6 +26,17 @@ float metal_q4k_weight_operand(const Matrix& w, int64_t m, int64_t k, metal::Hig
   return round_to_f16(float(v));
 }
 
+void mma_f64(const metal::Half8x8& A, const metal::Half8x8& B, const double* C, double* D) {
+  double out[64];
+  for (int r = 0; r < 8; ++r)
+    for (int c = 0; c < 8; ++c) {
+      double s = C[8 * r + c];
+      for (int k = 0; k < 8; ++k) s += double(A.at(r, k)) * double(B.at(k, c));
+      out[8 * r + c] = s;
+    }
+  for (int i = 0; i < 64; ++i) D[i] = out[i];
+}
+
 namespace {
 
 template <class WeightOf>

@@ -16,6 +16,7 @@
 
 #include "reference/formats/matrix.h"
 #include "reference/metal/dequantize_q4k.h"
+#include "reference/metal/simdgroup.h"
 
 namespace rwkv::oracle {
 
@@ -23,6 +24,11 @@ namespace rwkv::oracle {
 void metal_q4k_mul_mm_f64(const Matrix& w, const float* x, int64_t T, metal::HighNibbleScale hn, double* y,
                           double* y_abs = nullptr);
 void q4k_mul_f64(const Matrix& w, const float* x, int64_t T, double* y, double* y_abs = nullptr);
+
+// One 8x8 simdgroup MMA in double: D[r][c] = C[r][c] + sum_k A[r][k]*B[k][c],
+// k ascending (each product of two halves exact). C and D are [8][8] and may
+// be the same array (a running accumulator kept in double).
+void mma_f64(const metal::Half8x8& A, const metal::Half8x8& B, const double* C, double* D);
 
 // Metal's fp16 weight operand of row m, element k, derived per element from the
 // block: v = f32(d_eff*sc*q - dmin*m) (exact products, one f32 rounding, which

@@ -1,0 +1,235 @@
+#include "backends/harness/harness.h"
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "reference/forward/chunking.h"
+#include "reference/forward/op_oracle.h"
+#include "vectors/golden_writer.h"
+#include "vectors/h5_file.h"
+
+namespace rwkv::harness {
+
+bool CheckResult::pass() const {
+  return std::all_of(records.begin(), records.end(), [](const CheckRecord& r) { return r.pass(); });
+}
+
+const CheckRecord* CheckResult::first_divergence() const {
+  for (const CheckRecord& r : records)
+    if (!r.pass()) return &r;
+  return nullptr;
+}
+
+std::vector<LayerGrowth> error_growth(const CheckResult& r) {
+  std::map<int64_t, LayerGrowth> by;
+  for (const CheckRecord& rec : r.records) {
+    LayerGrowth& g = by.try_emplace(rec.layer, LayerGrowth{rec.layer}).first->second;
+    g.worst_ratio = std::max(g.worst_ratio, rec.m.worst_ratio);
+    g.max_abs = std::max(g.max_abs, rec.m.max_abs);
+    g.max_nmse = std::max(g.max_nmse, rec.m.nmse);
+    g.failing += !rec.pass();
+  }
+  std::vector<LayerGrowth> out;
+  for (auto& [l, g] : by) out.push_back(g);
+  return out;
+}
+
+std::string describe(const CheckRecord& r) {
+  const TensorMetrics& m = r.m;
+  std::string s = fmt::format("step {} {} {} {}: {} max_abs={:.3g} max_ulp={} nmse={:.3g} cos={:.9f} beyond={} "
+                              "(E={:.3g}, k={:g}, n={:g})",
+                              r.step, r.op, r.shape.str(), dtype_name(r.dtype), r.pass() ? "OK" : "FAIL", m.max_abs,
+                              m.ulp_max == UINT64_MAX ? std::string("inf") : fmt::format("{}", m.ulp_max), m.nmse,
+                              m.cosine, m.beyond_str(), r.ref_err, r.tol.k, r.tol.n);
+  if (!r.pass())
+    s += fmt::format("; worst at element {}: ref {:.9g} cand {:.9g} (tolerance {:.3g}){}{}", m.worst_index,
+                     m.worst_ref, m.worst_cand, m.worst_tol,
+                     m.nonfinite ? fmt::format(", {} NaN/Inf mismatches", m.nonfinite) : "",
+                     m.not_stored_type ? fmt::format(", {} values not representable in {}", m.not_stored_type,
+                                                     dtype_name(r.dtype))
+                                       : "");
+  return s;
+}
+
+namespace {
+
+Tolerance tolerance_of(const OpTolerance& t, double E) { return Tolerance{t.k * E, t.n}; }
+
+void emit(CheckResult& res, const CheckOptions& o, CheckRecord rec) {
+  if (o.on_record) o.on_record(rec);
+  res.records.push_back(std::move(rec));
+}
+
+}  // namespace
+
+CheckResult check_backend(const Rwkv7Weights& w, Backend& cand, const BackendOptions& bo, const RunSpec& run,
+                          const CheckOptions& o) {
+  forward::Executor ref(w, bo.forward, bo.slots);
+  cand.load(w, bo);
+  forward::PlanCache plans;
+  forward::OpOracle oracle;
+  CheckResult res;
+  const std::vector<int64_t> steps = forward::chunk_lengths(int64_t(run.tokens.size()), run.chunk);
+  size_t at = 0;
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const forward::Chunk chunk{0, std::span(run.tokens).subspan(at, size_t(steps[s]))};
+    at += size_t(steps[s]);
+    forward::StepLayout layout = forward::layout_step(std::span(&chunk, 1), run.logits, bo.slots, w.config.V);
+    const plan::Plan& p = plans.get(w.config, layout.T(), layout.outputs);
+    cand.begin_step(p, layout);
+    ref.begin_step(p, std::move(layout));
+    std::map<int64_t, forward::ErrorStats> state_err;  // the reference's state error this step, by layer
+    bool failed = false;
+    for (size_t i = 0; i < p.ops.size(); ++i) {
+      const plan::Op& op = p.ops[i];
+      const bool stored = !vectors::golden_op_path(op, 0).empty();
+      if (stored) oracle.before(ref, op);
+      ref.run_op(i);
+      cand.run_op(i);
+      if (!stored) continue;
+      const forward::OpError e = oracle.after(ref, op);
+      if (e.state) state_err[op.params.state_layer].merge(*e.state);
+      const TensorView rv = ref.buffer(op.outputs.at(0));
+      const Tensor cv = cand.read(op.outputs.at(0));
+      CheckRecord rec;
+      rec.step = int64_t(s);
+      rec.layer = op.layer;
+      rec.op = op.name;
+      rec.kernel = std::string(plan::kernel_name(op.kernel));
+      rec.dtype = rv.dtype;
+      rec.shape = rv.shape;
+      rec.ref_err = e.output.max_abs;
+      rec.tol = o.policy.lookup(op.name, op.kernel, rv.dtype, o.backend);
+      rec.m = compare_tensors(rv, const_cast<Tensor&>(cv).view(), tolerance_of(rec.tol, rec.ref_err));
+      failed = failed || !rec.pass();
+      emit(res, o, std::move(rec));
+    }
+    for (int64_t l = 0; l < w.config.L; ++l) {
+      const LayerState& rs = ref.state(l);
+      std::vector<float> cs = cand.read_state(l);
+      CheckRecord rec;
+      rec.step = int64_t(s);
+      rec.layer = l;
+      rec.op = fmt::format("state.{}", l);
+      rec.kernel = "state";
+      rec.dtype = DType::f32;
+      rec.shape = Shape(rs.C, rs.rows(), rs.B);
+      rec.ref_err = state_err[l].max_abs;
+      rec.tol = o.policy.lookup_state(l, o.backend);
+      rec.m = compare_tensors(TensorView(rs.data, rec.shape), TensorView(cs.data(), rec.shape),
+                              tolerance_of(rec.tol, rec.ref_err));
+      failed = failed || !rec.pass();
+      emit(res, o, std::move(rec));
+    }
+    ref.end_step();
+    cand.end_step();
+    if (failed && o.stop_at_first) break;
+  }
+  return res;
+}
+
+namespace {
+
+// The kernel kind of a golden dataset from its "kernel" attribute ("matmul_vec fp16 tanh" -> matmul).
+plan::Kernel kernel_of(const std::string& variant) {
+  const std::string first = variant.substr(0, variant.find(' '));
+  if (first.rfind("matmul", 0) == 0) return plan::Kernel::matmul;
+  for (int k = 0; k <= int(plan::Kernel::affine); ++k)
+    if (plan::kernel_name(plan::Kernel(k)) == first) return plan::Kernel(k);
+  return plan::Kernel::add;  // unknown: the generic element-wise default
+}
+
+// A dataset as a tensor of its stored type, shape [d0, d1] from numpy [rows, cols].
+Tensor read_tensor(const vectors::H5Reader& r, const std::string& path) {
+  const vectors::DatasetInfo info = r.info(path);
+  int64_t d0 = 1, d1 = 1, d2 = 1;
+  const auto& d = info.dims;
+  if (d.size() >= 1) d0 = int64_t(d.back());
+  if (d.size() >= 2) d1 = int64_t(d[d.size() - 2]);
+  for (size_t i = 0; i + 2 < d.size(); ++i) d2 *= int64_t(d[i]);
+  const Shape shape(d0, d1, d2);
+  if (info.type == vectors::H5Type::f16) {
+    Tensor t(DType::f16, shape);
+    const std::vector<uint16_t> bits = r.read_f16_bits(path);
+    std::copy(bits.begin(), bits.end(), reinterpret_cast<uint16_t*>(t.bytes.data()));
+    return t;
+  }
+  if (info.type == vectors::H5Type::f32) {
+    Tensor t(DType::f32, shape);
+    const std::vector<float> v = r.read_f32(path);
+    std::copy(v.begin(), v.end(), reinterpret_cast<float*>(t.bytes.data()));
+    return t;
+  }
+  throw std::runtime_error(fmt::format("{}: {}: a {} dataset, expected f16 or f32", r.path(), path,
+                                       vectors::h5_type_name(info.type)));
+}
+
+}  // namespace
+
+CheckResult check_files(const std::string& golden, const std::string& candidate, const CheckOptions& o) {
+  const vectors::H5Reader g(golden), c(candidate);
+  if (!g.has_attr("/", "schema") || g.attr_string("/", "schema") != vectors::kGoldenSchema)
+    throw std::runtime_error(fmt::format("{}: not a golden file (attribute 'schema' is not '{}')", golden,
+                                         vectors::kGoldenSchema));
+  if (!g.is_group("/steps")) throw std::runtime_error(fmt::format("{}: no group /steps", golden));
+  CheckResult res;
+  int64_t compared = 0;
+  const std::vector<std::string> steps = g.members("/steps");
+  for (const std::string& s : steps) {
+    const std::string sp = "/steps/" + s;
+    // Tensors in run order: embedding, layers, head, logits, states.
+    std::vector<std::pair<int64_t, std::string>> paths;  // (layer, path)
+    if (g.is_group(sp + "/embed"))
+      for (const std::string& n : g.members(sp + "/embed")) paths.emplace_back(-1, sp + "/embed/" + n);
+    if (g.is_group(sp + "/layers"))
+      for (const std::string& l : g.members(sp + "/layers"))
+        for (const std::string& n : g.members(sp + "/layers/" + l))
+          paths.emplace_back(std::stoll(l), sp + "/layers/" + l + "/" + n);
+    if (g.is_group(sp + "/head"))
+      for (const std::string& n : g.members(sp + "/head")) paths.emplace_back(-1, sp + "/head/" + n);
+    if (g.is_dataset(sp + "/logits")) paths.emplace_back(-1, sp + "/logits");
+    if (g.is_group(sp + "/state"))
+      for (const std::string& l : g.members(sp + "/state")) paths.emplace_back(std::stoll(l), sp + "/state/" + l);
+    bool failed = false;
+    for (const auto& [layer, path] : paths) {
+      if (!c.is_dataset(path)) {
+        ++res.missing;
+        continue;
+      }
+      const Tensor rt = read_tensor(g, path), ct = read_tensor(c, path);
+      if (!(rt.shape == ct.shape))
+        throw std::runtime_error(fmt::format("{}: {} has shape {}, the golden file's is {}", candidate, path,
+                                             ct.shape.str(), rt.shape.str()));
+      const bool state = path.find("/state/") != std::string::npos;
+      CheckRecord rec;
+      rec.step = std::stoll(s);
+      rec.layer = layer;
+      rec.op = state ? fmt::format("state.{}", layer)
+               : g.has_attr(path, "op") ? g.attr_string(path, "op")
+                                        : path.substr(sp.size() + 1);
+      const plan::Kernel kind =
+          g.has_attr(path, "kernel") ? kernel_of(g.attr_string(path, "kernel")) : plan::Kernel::add;
+      rec.kernel = state ? "state" : std::string(plan::kernel_name(kind));
+      rec.dtype = rt.dtype;
+      rec.shape = rt.shape;
+      rec.ref_err = g.has_attr(path, "max_abs_err_f64") ? g.attr_f64(path, "max_abs_err_f64") : 0;
+      rec.tol = state ? o.policy.lookup_state(layer, o.backend) : o.policy.lookup(rec.op, kind, rt.dtype, o.backend);
+      rec.m = compare_tensors(const_cast<Tensor&>(rt).view(), const_cast<Tensor&>(ct).view(),
+                              tolerance_of(rec.tol, rec.ref_err));
+      failed = failed || !rec.pass();
+      ++compared;
+      emit(res, o, std::move(rec));
+    }
+    if (failed && o.stop_at_first) break;
+  }
+  if (compared == 0)
+    throw std::runtime_error(fmt::format("{}: holds none of the tensors of {} (paths as in vectors/SCHEMA.md, e.g. "
+                                         "/steps/0/layers/0/att.ln1)",
+                                         candidate, golden));
+  return res;
+}
+
+}  // namespace rwkv::harness

@@ -1,0 +1,141 @@
+// `rwkv-oracle bench`: prefill and decode tokens/s of the plain reference
+// forward pass on synthetic models (or a given model file), on all cores, and
+// what dumping a golden file costs on top; each figure beside the machine's
+// limits measured in the same run (read bandwidth for decode, peak unfused
+// mul+add for prefill).
+#include <omp.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "bench/forward_bench.h"
+#include "bench/machine_limits.h"
+#include "cli/commands.h"
+#include "reference/model/rwkv7_weights.h"
+#include "reference/model/synth.h"
+#include "reference/plan/model_config.h"
+#include "vectors/golden_writer.h"
+
+namespace rwkv::cli {
+
+namespace {
+
+struct BenchArgs {
+  std::string configs = "0.1b,0.4b,1.5b", model, models_dir = "out/bench-models", precision = "f16";
+  int64_t prefill = 256, decode = 32, chunk = 128;
+  bool golden = true;
+};
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// The synthetic model of a preset, written once into the models folder and reused.
+std::string synthetic_model(const BenchArgs& a, const plan::ModelConfig& c) {
+  std::filesystem::create_directories(a.models_dir);
+  const std::string path = fmt::format("{}/synth-{}-seed1.st", a.models_dir, c.name);
+  if (!std::filesystem::exists(path)) {
+    fmt::print(stderr, "bench: writing {} (once)\n", path);
+    synth_safetensors(c, 1, path, false);
+  }
+  return path;
+}
+
+struct Row {
+  std::string model, format;
+  bench::ForwardBenchResult plain;
+  std::optional<bench::ForwardBenchResult> golden;
+  double golden_mb = 0;
+};
+
+void print_rows(const std::vector<Row>& rows, const bench::MachineLimits& lim, int64_t chunk) {
+  fmt::print("\n| model | weights | prefill tok/s | GFLOP/s (x peak) | decode tok/s | weight GB/s (x bandwidth) |"
+             " golden prefill | golden decode |\n|---|---|---|---|---|---|---|---|\n");
+  for (const Row& r : rows) {
+    auto over = [](double plain, double with) { return fmt::format("+{:.0f}%", 100.0 * (plain / with - 1.0)); };
+    fmt::print("| {} | {} | {:.1f} | {:.1f} ({:.2f}) | {:.2f} | {:.1f} ({:.2f}) | {} | {} |\n", r.model, r.format,
+               r.plain.prefill.tokens_per_second(), r.plain.prefill_gflops(),
+               r.plain.prefill_gflops() / lim.peak_gflops, r.plain.decode.tokens_per_second(), r.plain.decode_gbps(),
+               r.plain.decode_gbps() / lim.read_gbps,
+               r.golden ? over(r.plain.prefill.tokens_per_second(), r.golden->prefill.tokens_per_second()) : "-",
+               r.golden ? over(r.plain.decode.tokens_per_second(), r.golden->decode.tokens_per_second()) : "-");
+  }
+  fmt::print("\nprefill: {} tokens in chunks of {}, logits of each chunk's last token; decode: {} single-token steps "
+             "after the prompt. golden: the same run with every op output, state and float64 error written "
+             "(rwkv-oracle golden's defaults); +x% = time added.\n",
+             rows.empty() ? 0 : rows[0].plain.prefill.tokens, chunk, rows.empty() ? 0 : rows[0].plain.decode.tokens);
+}
+
+void run_bench(const BenchArgs& a) {
+  if (a.precision != "f16" && a.precision != "f32")
+    throw std::invalid_argument(fmt::format("--precision '{}': expected f16 or f32", a.precision));
+  std::vector<std::pair<std::string, std::string>> models;  // (label, path)
+  if (!a.model.empty()) {
+    models.emplace_back(std::filesystem::path(a.model).filename().string(), a.model);
+  } else {
+    for (const std::string& name : split(a.configs)) {
+      const plan::ModelConfig c = plan::preset(name);  // throws listing the names
+      models.emplace_back(name, "");
+    }
+  }
+  const bench::MachineLimits& lim = bench::machine_limits();
+  fmt::print("machine: {} threads, {}; read bandwidth {:.1f} GB/s ({} MiB, best of 10), peak unfused mul+add "
+             "{:.0f} GFLOP/s\n",
+             lim.threads, lim.simd, lim.read_gbps, lim.read_bytes >> 20, lim.peak_gflops);
+  bench::ForwardBenchOptions o;
+  o.prefill_tokens = a.prefill;
+  o.decode_tokens = a.decode;
+  o.chunk = a.chunk;
+  o.activations = a.precision == "f32" ? DType::f32 : DType::f16;
+  std::vector<Row> rows;
+  for (auto& [label, given] : models) {
+    const std::string path = given.empty() ? synthetic_model(a, plan::preset(label)) : given;
+    const Rwkv7Weights w = load_rwkv7(path);
+    Row r;
+    r.model = label;
+    r.format = "fp16";
+    r.plain = bench::bench_forward(w, o);
+    if (a.golden) {
+      const std::string out = fmt::format("{}/bench-golden-{}.h5.tmp", a.models_dir, ::getpid());
+      std::filesystem::create_directories(a.models_dir);
+      {
+        vectors::H5Writer h5(out, vectors::Overwrite::yes);
+        vectors::GoldenWriter g(h5, {});
+        r.golden = bench::bench_forward(w, o, &g);
+        h5.close();
+      }
+      r.golden_mb = double(std::filesystem::file_size(out)) / 1e6;
+      std::filesystem::remove(out);
+    }
+    fmt::print(stderr, "bench: {} {} done\n", r.model, r.format);
+    rows.push_back(std::move(r));
+  }
+  print_rows(rows, lim, a.chunk);
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "prefill and decode tokens/s of the reference forward, golden dump cost");
+  auto* a = new BenchArgs;
+  cmd->add_option("--configs", a->configs, "synthetic model sizes, comma-separated")->capture_default_str();
+  cmd->add_option("--model", a->model, "a model file instead of the synthetic ones");
+  cmd->add_option("--models-dir", a->models_dir, "where synthetic models are written once and reused")
+      ->capture_default_str();
+  cmd->add_option("--prefill", a->prefill, "prompt tokens")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--chunk", a->chunk, "prompt chunk (1 or a multiple of 32)")->capture_default_str();
+  cmd->add_option("--decode", a->decode, "generated tokens")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--precision", a->precision, "activations f16 or f32")->capture_default_str();
+  cmd->add_flag("--golden,!--no-golden", a->golden, "also time the run with a golden file written")
+      ->capture_default_str();
+  cmd->callback([a] { run_bench(*a); });
+}
+
+}  // namespace rwkv::cli
