@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   rwkv::cli::add_synth_command(app);
   rwkv::cli::add_quantize_command(app);
   rwkv::cli::add_golden_command(app);
+  rwkv::cli::add_simulate_command(app);
   rwkv::cli::add_run_command(app);
   rwkv::cli::add_check_command(app);
   rwkv::cli::add_dump_command(app);
