@@ -189,6 +189,13 @@ Dispatch describe_dispatch(const plan::Plan& p, size_t index, const WeightFormat
         d.bytes_read -= buffer_bytes(p, "n", act) - 2.0 * plane_bytes(p, "n", act);
         d.flops = 5 * elems;
         break;
+      case Kernel::softmax: {
+        // softmax.wgsl (spec 3.9): a workgroup of 128 per column; max, sum of exp, divide.
+        const plan::Buffer& in = p.buffer(op.inputs.at(0));
+        d.grid = {1, in.d1, in.d2}, d.workgroup = {128, 1, 1};
+        d.flops = 4.0 * double(in.d0) * double(in.d1) * double(in.d2);
+        break;
+      }
       case Kernel::matmul: break;  // handled above
     }
     d.bytes_read += d.host ? 0.0 : d.weight_bytes;
