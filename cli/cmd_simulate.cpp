@@ -12,6 +12,7 @@
 #include "reference/plan/model_config.h"
 #include "simgpu/fidelity.h"
 #include "simgpu/functional.h"
+#include "simgpu/harness_checker.h"
 #include "simgpu/profile.h"
 #include "simgpu/schedule.h"
 #include "simgpu/simulate.h"
@@ -117,6 +118,10 @@ int run(const SimulateArgs& a) {
     fo.config_name = a.functional_config;
     fo.formats = formats;
     fo.steps = std::min<int64_t>(a.tokens, 3);
+    // The validation harness judges every op as it completes.
+    fo.make_checker = [](const Rwkv7Weights& w, forward::ForwardOptions o) -> std::unique_ptr<simgpu::DescribingChecker> {
+      return std::make_unique<simgpu::HarnessChecker>(w, o);
+    };
     const simgpu::FunctionalReport fr = simgpu::run_functional(config, schedule, given, peer ? &*peer : nullptr, fo);
     fmt::print("{}", simgpu::describe(fr));
     return fr.passed() ? 0 : 1;

@@ -158,7 +158,9 @@ FunctionalReport run_functional(const plan::ModelConfig& timing_config, const Sc
     const Rwkv7Weights weights = load_rwkv7_safetensors(path.string());
     forward::ForwardOptions fo;
     fo.activations = o.formats.activations;
-    r = check_functional(weights, fo, schedule, given, peer, o.formats, o.steps, o.token_seed);
+    std::unique_ptr<DescribingChecker> checker = o.make_checker ? o.make_checker(weights, fo) : nullptr;
+    r = check_functional(weights, fo, schedule, given, peer, o.formats, o.steps, o.token_seed, checker.get());
+    if (checker) r.verdict = checker->first_failure_line();
     r.config = config.name;
   } catch (...) {
     std::error_code ec;
@@ -194,8 +196,10 @@ std::string describe(const FunctionalReport& r) {
                        r.first_divergent->name, r.first_divergent->step, r.first_divergent->index,
                        r.first_divergent_run->name, r.first_divergent_run->step, r.first_divergent_run->index,
                        r.ops_divergent, r.ops_run);
+    if (!r.verdict.empty()) out += fmt::format("  validation harness: {}\n", r.verdict);
   } else {
-    out += fmt::format("  all {} op outputs match the in-order reference bit for bit\n", r.ops_run);
+    out += fmt::format("  all {} op outputs match the in-order reference{}\n", r.ops_run,
+                       r.verdict.empty() ? " bit for bit" : " (validation harness: within tolerance)");
   }
   return out;
 }

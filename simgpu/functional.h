@@ -12,6 +12,7 @@
 // files, tolerances) can take it over; simgpu's own checker is the in-order
 // reference run.
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -79,6 +80,7 @@ struct FunctionalReport {
   std::optional<NotReady> first_not_ready;       // run order
   size_t not_ready_count = 0;
   std::vector<std::string> notes;                // e.g. which model the run used
+  std::string verdict;                           // the checker's line for the first divergent op, if it has one
   bool passed() const { return ops_divergent == 0 && !first_not_ready; }
 };
 
@@ -91,12 +93,20 @@ FunctionalReport check_functional(const Rwkv7Weights& weights, forward::ForwardO
                                   const WeightFormats& formats, int64_t steps, uint64_t token_seed,
                                   OpChecker* checker = nullptr);
 
+// A checker may also describe the op it failed first (the harness's line).
+class DescribingChecker : public OpChecker {
+ public:
+  virtual std::string first_failure_line() const = 0;
+};
+
 struct FunctionalOptions {
   std::string config_name;     // "" : the timing config if its synthetic model is small enough, else "tiny"
   double max_model_bytes = 512.0 * 1024 * 1024;
   WeightFormats formats;
   int64_t steps = 3;
   uint64_t model_seed = 20261122, token_seed = 7;
+  // Judges the run (default: the in-order reference, bit for bit).
+  std::function<std::unique_ptr<DescribingChecker>(const Rwkv7Weights&, forward::ForwardOptions)> make_checker;
 };
 
 // check_functional on a synthetic model (reference/model/synth.h) written to
