@@ -12,6 +12,7 @@
 #include "reference/model/synth.h"
 #include "reference/plan/model_config.h"
 #include "simgpu/functional.h"
+#include "simgpu/harness_checker.h"
 
 namespace {
 
@@ -108,6 +109,28 @@ TEST_F(SimgpuFunctional, AnotherCheckerCanJudgeTheOps) {
   EXPECT_EQ(r.first_divergent->index, 30u);
   EXPECT_EQ(r.first_divergent->step, 0);
   EXPECT_FALSE(r.first_not_ready);
+}
+
+// The validation harness as the judge: deferred batching fails it at the op
+// whose input was stale, with the harness's metrics; every other schedule
+// passes it.
+TEST_F(SimgpuFunctional, TheValidationHarnessCatchesDeferredBatchingOnly) {
+  for (const std::string& s : schedule_names()) {
+    HarnessChecker judge(*weights_, {DType::f16});
+    const FunctionalReport r = check(s, "apple-m2max-metal", &judge);
+    const harness::CheckRecord* f = judge.first_failure();
+    EXPECT_EQ(judge.records().size(), 3 * r.ops_per_step) << s;
+    if (s == "deferred-batching") {
+      ASSERT_NE(f, nullptr);
+      EXPECT_EQ(f->op, "blocks.0.att.matmul_r");  // plan order: it read att_rx after layer 1 overwrote it
+      EXPECT_GT(f->m.beyond, 0);
+      EXPECT_NE(judge.first_failure_line().find("FAIL"), std::string::npos);
+      ASSERT_TRUE(r.first_not_ready);
+      EXPECT_EQ(r.first_not_ready->consumer.name, "blocks.0.att.blit_kk");
+    } else {
+      EXPECT_EQ(f, nullptr) << s << ": " << judge.first_failure_line();
+    }
+  }
 }
 
 TEST_F(SimgpuFunctional, SchedulesWithoutAWaitPerStepAreRefused) {
