@@ -15,6 +15,7 @@
 #include "bench/machine_limits.h"
 #include "cli/commands.h"
 #include "reference/model/rwkv7_weights.h"
+#include "reference/model/rwkv7_gguf.h"
 #include "reference/model/synth.h"
 #include "reference/plan/model_config.h"
 #include "vectors/golden_writer.h"
@@ -24,7 +25,8 @@ namespace rwkv::cli {
 namespace {
 
 struct BenchArgs {
-  std::string configs = "0.1b,0.4b,1.5b", model, models_dir = "out/bench-models", precision = "f16";
+  std::string configs = "0.1b,0.4b,1.5b", formats = "fp16,q4_k", model, models_dir = "out/bench-models",
+              precision = "f16";
   int64_t prefill = 256, decode = 32, chunk = 128;
   bool golden = true;
 };
@@ -37,13 +39,16 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
-// The synthetic model of a preset, written once into the models folder and reused.
-std::string synthetic_model(const BenchArgs& a, const plan::ModelConfig& c) {
+// The synthetic model of a preset as llama.cpp's GGUF (fp16 or llama-quantize's
+// Q4_K mix), written once into the models folder and reused: the same files
+// other engines can be timed on.
+std::string synthetic_model(const BenchArgs& a, const plan::ModelConfig& c, const std::string& format) {
   std::filesystem::create_directories(a.models_dir);
-  const std::string path = fmt::format("{}/synth-{}-seed1.st", a.models_dir, c.name);
+  const GgufModelType type = format == "fp16" ? GgufModelType::f16 : parse_gguf_model_type(format);
+  const std::string path = fmt::format("{}/synth-{}-seed1-{}.gguf", a.models_dir, c.name, format);
   if (!std::filesystem::exists(path)) {
     fmt::print(stderr, "bench: writing {} (once)\n", path);
-    synth_safetensors(c, 1, path, false);
+    synth_gguf(c, 1, path, type, false);
   }
   return path;
 }
@@ -76,13 +81,19 @@ void print_rows(const std::vector<Row>& rows, const bench::MachineLimits& lim, i
 void run_bench(const BenchArgs& a) {
   if (a.precision != "f16" && a.precision != "f32")
     throw std::invalid_argument(fmt::format("--precision '{}': expected f16 or f32", a.precision));
-  std::vector<std::pair<std::string, std::string>> models;  // (label, path)
+  struct Model {
+    std::string label, format, path;  // path "" until written
+  };
+  std::vector<Model> models;
   if (!a.model.empty()) {
-    models.emplace_back(std::filesystem::path(a.model).filename().string(), a.model);
+    models.push_back({std::filesystem::path(a.model).filename().string(), "file", a.model});
   } else {
+    for (const std::string& f : split(a.formats))
+      if (f != "fp16" && f != "q4_k" && f != "q6_k" && f != "q8_0")
+        throw std::invalid_argument(fmt::format("--formats: '{}' is not one of fp16, q4_k, q6_k, q8_0", f));
     for (const std::string& name : split(a.configs)) {
-      const plan::ModelConfig c = plan::preset(name);  // throws listing the names
-      models.emplace_back(name, "");
+      (void)plan::preset(name);  // throws listing the names
+      for (const std::string& f : split(a.formats)) models.push_back({name, f, ""});
     }
   }
   const bench::MachineLimits& lim = bench::machine_limits();
@@ -95,12 +106,12 @@ void run_bench(const BenchArgs& a) {
   o.chunk = a.chunk;
   o.activations = a.precision == "f32" ? DType::f32 : DType::f16;
   std::vector<Row> rows;
-  for (auto& [label, given] : models) {
-    const std::string path = given.empty() ? synthetic_model(a, plan::preset(label)) : given;
+  for (const Model& m : models) {
+    const std::string path = m.path.empty() ? synthetic_model(a, plan::preset(m.label), m.format) : m.path;
     const Rwkv7Weights w = load_rwkv7(path);
     Row r;
-    r.model = label;
-    r.format = "fp16";
+    r.model = m.label;
+    r.format = m.format == "file" ? std::string(format_name(w.matrix("blocks.0.att.key.weight").format)) : m.format;
     r.plain = bench::bench_forward(w, o);
     if (a.golden) {
       const std::string out = fmt::format("{}/bench-golden-{}.h5.tmp", a.models_dir, ::getpid());
@@ -126,7 +137,9 @@ void add_bench_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "prefill and decode tokens/s of the reference forward, golden dump cost");
   auto* a = new BenchArgs;
   cmd->add_option("--configs", a->configs, "synthetic model sizes, comma-separated")->capture_default_str();
-  cmd->add_option("--model", a->model, "a model file instead of the synthetic ones");
+  cmd->add_option("--formats", a->formats, "weights of the synthetic models (GGUF): fp16, q4_k, q6_k, q8_0")
+      ->capture_default_str();
+  cmd->add_option("--model", a->model, "a model file (.st or .gguf) instead of the synthetic ones");
   cmd->add_option("--models-dir", a->models_dir, "where synthetic models are written once and reused")
       ->capture_default_str();
   cmd->add_option("--prefill", a->prefill, "prompt tokens")->capture_default_str()->check(CLI::Range(1, 1 << 20));

@@ -73,6 +73,20 @@ ErrorStats compare_state_rows(const LayerState& s, const std::vector<double>& wa
   return e;
 }
 
+// sum w[k] * x[k] in double as 8 interleaved partial sums (k mod 8), added
+// ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)). Each lane of a vector
+// version does exactly one partial's operations (no FMA: -ffp-contract=off),
+// so every clone gives the same bits.
+__attribute__((target_clones("avx512f", "avx2", "default"))) double dot8(const double* w, const double* x,
+                                                                          int64_t K) {
+  double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8)
+    for (int j = 0; j < 8; ++j) p[j] += w[k + j] * x[k + j];  // products of floats: exact in double
+  for (int j = 0; k < K; ++k, ++j) p[j] += w[k] * x[k];
+  return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+}
+
 }  // namespace
 
 ErrorStats compare_with_f64(const TensorView& ref, const oracle::Operand& f64) {
@@ -108,16 +122,8 @@ std::vector<double> matmul_f64(const Matrix& w, const oracle::Operand& x, Activa
     for (int64_t m = 0; m < M; ++m) {
       blocks::dequantize_row(w, m, row.data());
       for (int64_t k = 0; k < K; ++k) wd[size_t(k)] = double(row[size_t(k)]);
-      for (int64_t t = 0; t < T; ++t) {
-        const double* xr = xd.data() + t * K;
-        double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        int64_t k = 0;
-        for (; k + 8 <= K; k += 8)
-          for (int j = 0; j < 8; ++j) p[j] += wd[size_t(k + j)] * xr[k + j];  // products exact in double
-        for (int j = 0; k < K; ++k, ++j) p[j] += wd[size_t(k)] * xr[k];
-        const double s = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-        y[size_t(t * M + m)] = oracle::activate_f64(act, s);
-      }
+      for (int64_t t = 0; t < T; ++t)
+        y[size_t(t * M + m)] = oracle::activate_f64(act, dot8(wd.data(), xd.data() + t * K, K));
     }
   }
   return y;
