@@ -34,12 +34,22 @@ ToleranceRule default_tolerance(Kernel kernel, DType dtype, Envelope env) {
       r.why = "a copy: exact";
       return r;
     case Kernel::matmul:
-      r.k = 4;
+    case Kernel::layer_norm:
+    case Kernel::group_norm:
+    case Kernel::l2_norm:
+    case Kernel::softmax:
+      // Reductions. A correct backend may sum far less accurately than the
+      // reference's per-thread chunks and tree (e.g. one thread summing a row
+      // in order): cpu-reordered's sequential sums reached 4.9x the
+      // reference's own max error (0.1b f32, matmul_w1, K = 768) and 12x
+      // (1.5b f32, layer_norm, C = 2048). k = 16 keeps ~30% headroom at
+      // C = 4096; the planted faults sit 5x (ln_eps) to 1e5x above it.
+      r.k = 16;
       r.n = f16 ? 1 : 8;
-      r.why = "K-term sums in another order: each side within E of the truth, so 2E apart, x2 headroom";
+      r.why = "a reduction in another, possibly less accurate, order";
       return r;
     case Kernel::time_mix_v7:
-      r.k = 8;
+      r.k = 16;
       r.n = f16 ? 1 : 16;
       r.why = "the WKV state carries every earlier token's rounding: errors grow with the tokens seen";
       return r;
