@@ -24,8 +24,8 @@ namespace {
 
 struct GoldenArgs {
   ForwardArgs run;
-  std::string out, logits = "last", states = "every";
-  bool force = false, no_envelope = false;
+  std::string out, logits = "last", states = "every", envelope = "full";
+  bool force = false;
 };
 
 std::string config_json(const plan::ModelConfig& c) {
@@ -45,6 +45,8 @@ void run_golden(const GoldenArgs& a) {
   a.run.check();
   if (a.logits != "last" && a.logits != "all")
     throw std::invalid_argument(fmt::format("--logits '{}': expected last or all", a.logits));
+  if (a.envelope != "full" && a.envelope != "local" && a.envelope != "none")
+    throw std::invalid_argument(fmt::format("--envelope '{}': expected full, local or none", a.envelope));
   if (a.states != "every" && a.states != "last")
     throw std::invalid_argument(fmt::format("--states '{}': expected every or last", a.states));
   if (!a.force && std::filesystem::exists(a.out))
@@ -56,7 +58,8 @@ void run_golden(const GoldenArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   vectors::H5Writer out(a.out, a.force ? vectors::Overwrite::yes : vectors::Overwrite::no);
   vectors::GoldenOptions go;
-  go.envelope = !a.no_envelope;
+  go.envelope = a.envelope != "none";
+  go.global_envelope = a.envelope == "full";
   go.states_every_step = a.states == "every";
   vectors::GoldenWriter golden(out, go);
   const forward::ForwardOptions fo = a.run.forward_options();
@@ -106,7 +109,10 @@ void add_golden_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--states", a->states, "store the state after every step or after the last only")
       ->capture_default_str();
-  cmd->add_flag("--no-envelope", a->no_envelope, "skip the float64 error of every tensor (faster)");
+  cmd->add_option("--envelope", a->envelope,
+                  "each tensor's float64 error: full (of the op alone and of the whole run), local (the op alone) "
+                  "or none (fastest)")
+      ->capture_default_str();
   cmd->add_flag("--force", a->force, "overwrite an existing output file");
   cmd->callback([a] { run_golden(*a); });
 }
