@@ -56,25 +56,30 @@ std::string synthetic_model(const BenchArgs& a, const plan::ModelConfig& c, cons
 struct Row {
   std::string model, format;
   bench::ForwardBenchResult plain;
-  std::optional<bench::ForwardBenchResult> golden;
+  std::optional<bench::ForwardBenchResult> dump, golden;  // golden without, and with, the float64 envelope
   double golden_mb = 0;
 };
 
 void print_rows(const std::vector<Row>& rows, const bench::MachineLimits& lim, int64_t chunk) {
   fmt::print("\n| model | weights | prefill tok/s | GFLOP/s (x peak) | decode tok/s | weight GB/s (x bandwidth) |"
-             " golden prefill | golden decode |\n|---|---|---|---|---|---|---|---|\n");
+             " golden, no envelope: prefill / decode | golden, full envelope: prefill / decode |\n"
+             "|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
-    auto over = [](double plain, double with) { return fmt::format("+{:.0f}%", 100.0 * (plain / with - 1.0)); };
+    auto over = [&](const std::optional<bench::ForwardBenchResult>& g) {
+      if (!g) return std::string("-");
+      return fmt::format("+{:.0f}% / +{:.0f}%",
+                         100.0 * (r.plain.prefill.tokens_per_second() / g->prefill.tokens_per_second() - 1.0),
+                         100.0 * (r.plain.decode.tokens_per_second() / g->decode.tokens_per_second() - 1.0));
+    };
     fmt::print("| {} | {} | {:.1f} | {:.1f} ({:.2f}) | {:.2f} | {:.1f} ({:.2f}) | {} | {} |\n", r.model, r.format,
                r.plain.prefill.tokens_per_second(), r.plain.prefill_gflops(),
                r.plain.prefill_gflops() / lim.peak_gflops, r.plain.decode.tokens_per_second(), r.plain.decode_gbps(),
-               r.plain.decode_gbps() / lim.read_gbps,
-               r.golden ? over(r.plain.prefill.tokens_per_second(), r.golden->prefill.tokens_per_second()) : "-",
-               r.golden ? over(r.plain.decode.tokens_per_second(), r.golden->decode.tokens_per_second()) : "-");
+               r.plain.decode_gbps() / lim.read_gbps, over(r.dump), over(r.golden));
   }
   fmt::print("\nprefill: {} tokens in chunks of {}, logits of each chunk's last token; decode: {} single-token steps "
-             "after the prompt. golden: the same run with every op output, state and float64 error written "
-             "(rwkv-oracle golden's defaults); +x% = time added.\n",
+             "after the prompt. golden: the same run with every op output and state written (rwkv-oracle golden "
+             "--envelope none), and with each tensor's float64 error of the op and of the whole run (the default, "
+             "--envelope full); +x% = time added.\n",
              rows.empty() ? 0 : rows[0].plain.prefill.tokens, chunk, rows.empty() ? 0 : rows[0].plain.decode.tokens);
 }
 
@@ -116,10 +121,12 @@ void run_bench(const BenchArgs& a) {
     if (a.golden) {
       const std::string out = fmt::format("{}/bench-golden-{}.h5.tmp", a.models_dir, ::getpid());
       std::filesystem::create_directories(a.models_dir);
-      {
+      for (bool envelope : {false, true}) {
         vectors::H5Writer h5(out, vectors::Overwrite::yes);
-        vectors::GoldenWriter g(h5, {});
-        r.golden = bench::bench_forward(w, o, &g);
+        vectors::GoldenOptions go;
+        go.envelope = envelope;
+        vectors::GoldenWriter g(h5, go);
+        (envelope ? r.golden : r.dump) = bench::bench_forward(w, o, &g);
         h5.close();
       }
       r.golden_mb = double(std::filesystem::file_size(out)) / 1e6;
