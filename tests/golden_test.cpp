@@ -210,6 +210,37 @@ TEST_F(Golden, WithoutEnvelopeOrPerStepStates) {
   fs::remove(path);
 }
 
+// A long run keeps memory flat: tensors go to disk as they are produced.
+TEST_F(Golden, MemoryStaysBoundedOverALongRun) {
+  auto rss = [] {
+    std::ifstream statm("/proc/self/statm");
+    uint64_t size = 0, resident = 0;
+    statm >> size >> resident;
+    return resident * uint64_t(::sysconf(_SC_PAGESIZE));
+  };
+  const std::string path = temp("long");
+  fs::remove(path);
+  H5Writer out(path);
+  GoldenOptions go;
+  go.envelope = false;  // memory, not the oracle, is under test here
+  GoldenWriter g(out, go);
+  forward::Executor ex(*weights_, {DType::f16});
+  ex.set_observer(&g);
+  uint64_t at100 = 0;
+  for (uint32_t t = 0; t < 600; ++t) {
+    const uint32_t id = (t * 37u) % 1024u;
+    ex.step(std::span(&id, 1));
+    if (t == 100) at100 = rss();
+  }
+  const uint64_t grown = rss() - std::min(at100, rss());
+  g.finish(ex);
+  out.close();
+  RecordProperty("rss_growth_bytes", std::to_string(grown));
+  EXPECT_LT(grown, uint64_t(16) << 20) << "RSS grew by " << grown << " bytes over 500 golden steps";
+  EXPECT_EQ(H5Reader(path).members("/steps").size(), 600u);
+  fs::remove(path);
+}
+
 // The command: a run end to end, read back by h5py, and its errors.
 TEST(GoldenCli, WritesAFileThatH5pyReads) {
   const std::string path = temp("cli");
@@ -218,6 +249,12 @@ TEST(GoldenCli, WritesAFileThatH5pyReads) {
       test::run_oracle_stdout("golden --model " + kTiny + " --tokens 1,2,3,4 --chunk 1 --out " + path);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("4 tokens in 4 steps"), std::string::npos) << r.output;
+  // Not a terminal: no progress bar on standard error.
+  const std::string path2 = path + ".2";
+  const test::CliResult quiet = test::run_oracle("golden --model " + kTiny + " --tokens 1,2 --chunk 1 --out " + path2);
+  EXPECT_EQ(quiet.output.find("golden ["), std::string::npos) << quiet.output;
+  EXPECT_EQ(quiet.output.find('\r'), std::string::npos);
+  fs::remove(path2);
   const std::string py = "/usr/bin/python3 -c \"import h5py, numpy; f = h5py.File('" + path +
                          "', 'r'); d = f['steps/3/layers/1/att.time_mix']; "
                          "assert d.dtype == numpy.float16 and d.shape == (1, 256), (d.dtype, d.shape); "

@@ -35,6 +35,7 @@
 // thread at a time.
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -152,6 +153,12 @@ class H5Writer {
   Overwrite overwrite_;
   Hid file_;
   bool open_ = false;
+  // Speed for files of many small tensors: groups known to exist (so a path's
+  // parents are not walked and reopened for every dataset) and the dataset
+  // written last, kept open for the attributes that follow it.
+  std::set<std::string> groups_;
+  std::string last_path_;
+  Hid last_object_;
 };
 
 struct DatasetInfo {

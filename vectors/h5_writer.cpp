@@ -84,7 +84,8 @@ H5Writer::H5Writer(std::string path, Overwrite overwrite)
 
 H5Writer::H5Writer(H5Writer&& o) noexcept
     : path_(std::move(o.path_)), temp_(std::move(o.temp_)), overwrite_(o.overwrite_),
-      file_(std::move(o.file_)), open_(o.open_) {
+      file_(std::move(o.file_)), open_(o.open_), groups_(std::move(o.groups_)), last_path_(std::move(o.last_path_)),
+      last_object_(std::move(o.last_object_)) {
   o.open_ = false;
 }
 
@@ -93,6 +94,7 @@ H5Writer::~H5Writer() { discard(); }
 void H5Writer::discard() noexcept {
   if (!open_) return;
   open_ = false;
+  last_object_.reset();
   file_.reset();
   std::remove(temp_.c_str());
 }
@@ -111,6 +113,8 @@ void H5Writer::create_group(const std::string& path) {
   std::string so_far;
   for (const std::string& part : split_path(path)) {
     so_far += "/" + part;
+    if (groups_.count(so_far)) continue;
+    groups_.insert(so_far);
     if (H5Lexists(file_.get(), so_far.c_str(), H5P_DEFAULT) > 0) {
       const Hid obj = own_object(H5Oopen(file_.get(), so_far.c_str(), H5P_DEFAULT));
       if (!obj.valid() || H5Iget_type(obj.get()) != H5I_GROUP) fail(so_far, "exists and is not a group");
@@ -133,7 +137,10 @@ void H5Writer::write_raw(const std::string& path, H5Type type, const void* data,
   std::string parent;
   for (size_t i = 0; i + 1 < parts.size(); ++i) parent += "/" + parts[i];
   if (!parent.empty()) create_group(parent);
-  if (path_exists(file_.get(), path)) fail(path, "already exists");
+  // The parents exist now: only the last link can.
+  if (H5Lexists(file_.get(), path.c_str(), H5P_DEFAULT) > 0) fail(path, "already exists");
+  last_object_.reset();
+  last_path_.clear();
 
   const std::vector<hsize_t> hdims(dims.begin(), dims.end());
   const Hid space = own_space(dims.empty() ? H5Screate(H5S_SCALAR)
@@ -152,13 +159,15 @@ void H5Writer::write_raw(const std::string& path, H5Type type, const void* data,
     H5Pset_deflate(dcpl.get(), kDeflateLevel);
   }
   const Hid ftype = file_type(type);
-  const Hid ds(H5Dcreate2(file_.get(), path.c_str(), ftype.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-               &H5Dclose);
+  Hid ds(H5Dcreate2(file_.get(), path.c_str(), ftype.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+         &H5Dclose);
   if (!ds.valid()) fail(path, fmt::format("cannot create {} dataset of shape {}", h5_type_name(type), dims_str(dims)));
   // The memory type is the file type: HDF5 copies bytes, converts nothing
   // (our data is little-endian, as on every platform this project supports).
   if (n > 0 && H5Dwrite(ds.get(), ftype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     fail(path, "write failed");
+  last_path_ = path;
+  last_object_ = std::move(ds);
 }
 
 void H5Writer::write_f32(const std::string& p, std::span<const float> d, const Dims& dims) {
@@ -205,8 +214,12 @@ void H5Writer::link(const std::string& existing, const std::string& path) {
 
 void H5Writer::set_attr_raw(const std::string& object, const std::string& name, hid_t type, const void* value) {
   if (!open_) fail(object, "file is already closed");
-  const Hid obj = own_object(H5Oopen(file_.get(), object.c_str(), H5P_DEFAULT));
-  if (!obj.valid()) fail(object, fmt::format("no such object to set attribute '{}' on", name));
+  Hid opened;
+  if (object != last_path_ || !last_object_.valid()) {
+    opened = own_object(H5Oopen(file_.get(), object.c_str(), H5P_DEFAULT));
+    if (!opened.valid()) fail(object, fmt::format("no such object to set attribute '{}' on", name));
+  }
+  const Hid& obj = opened.valid() ? opened : last_object_;
   if (H5Aexists(obj.get(), name.c_str()) > 0) fail(object, fmt::format("attribute '{}' already set", name));
   const Hid space = own_space(H5Screate(H5S_SCALAR));
   const Hid attr = own_attr(H5Acreate2(obj.get(), name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT));
@@ -236,6 +249,7 @@ void H5Writer::set_attr(const std::string& object, const std::string& name, uint
 
 void H5Writer::close() {
   if (!open_) throw H5Error(fmt::format("{}: already closed", path_));
+  last_object_.reset();  // the file closes only when no object in it is open
   if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0) {
     discard();
     throw H5Error(fmt::format("{}: flushing {} failed", path_, temp_));
