@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -216,6 +217,40 @@ TEST(Quantize, CliQuantisesStOrGgufAndRefusesBadUsageBeforeAnyWork) {
   EXPECT_NO_THROW(load_rwkv7_safetensors(st.path));
   EXPECT_EQ(run_cli("quantize --in " + st.path + " --type q4_k --force --out " + kept.path), 0);
   EXPECT_EQ(load_rwkv7(kept.path).matrix("head.weight").format, WeightFormat::q6_k);
+}
+
+}  // namespace
+}  // namespace rwkv
+
+namespace rwkv {
+namespace {
+
+// web-rwkv loads what its converter writes; the crosscheck model was written
+// in exactly that layout (../shared/crosscheck/README.md). A synthetic tiny
+// model has the same tensors, dtypes, shapes, metadata and data order, so it
+// loads wherever that file does.
+TEST(Synth, TinyHasTheCrosscheckFilesLayoutTensorForTensor) {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("synth_test_layout_" + std::to_string(::getpid()) + ".st")).string();
+  synth_safetensors(plan::preset("tiny"), 3, path, true);
+  const SafetensorsFile ours = SafetensorsFile::open(path);
+  const SafetensorsFile theirs = SafetensorsFile::open(std::string(RWKV_SHARED_DIR) + "/crosscheck/rwkv7-tiny.st");
+  auto by_offset = [](const SafetensorsFile& f) {
+    std::vector<const StTensor*> v;
+    for (const auto& [name, t] : f.tensors()) v.push_back(&t);
+    std::sort(v.begin(), v.end(), [](const StTensor* a, const StTensor* b) { return a->data < b->data; });
+    return v;
+  };
+  const auto a = by_offset(ours), b = by_offset(theirs);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i]->name, b[i]->name) << i;
+    EXPECT_EQ(a[i]->shape, b[i]->shape) << a[i]->name;
+    EXPECT_EQ(a[i]->dtype, b[i]->dtype) << a[i]->name;
+    EXPECT_EQ(a[i]->data - a[0]->data, b[i]->data - b[0]->data) << a[i]->name;  // same offsets
+  }
+  EXPECT_EQ(ours.metadata(), theirs.metadata());
+  std::filesystem::remove(path);
 }
 
 }  // namespace
