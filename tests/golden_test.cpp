@@ -21,6 +21,7 @@
 #include "tests/support/expect_error.h"
 #include "tests/support/run_cli.h"
 #include "vectors/golden_writer.h"
+#include "tests/support/rss.h"
 
 namespace rwkv::vectors {
 namespace {
@@ -212,12 +213,7 @@ TEST_F(Golden, WithoutEnvelopeOrPerStepStates) {
 
 // A long run keeps memory flat: tensors go to disk as they are produced.
 TEST_F(Golden, MemoryStaysBoundedOverALongRun) {
-  auto rss = [] {
-    std::ifstream statm("/proc/self/statm");
-    uint64_t size = 0, resident = 0;
-    statm >> size >> resident;
-    return resident * uint64_t(::sysconf(_SC_PAGESIZE));
-  };
+  auto rss = [] { return test::resident_bytes(); };
   const std::string path = temp("long");
   fs::remove(path);
   H5Writer out(path);

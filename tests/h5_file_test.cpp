@@ -17,6 +17,7 @@
 #include "reference/util/rng.h"
 #include "reference/util/sha256.h"
 #include "vectors/h5_file.h"
+#include "tests/support/rss.h"
 
 #include <hdf5.h>
 
@@ -306,12 +307,7 @@ TEST_F(H5FileTest, StorageLayoutBySize) {
 // Tensors go to disk as they are written: writing 64 MiB of f32 must not
 // grow the process by anything like that.
 TEST_F(H5FileTest, MemoryStaysBoundedWhileStreaming) {
-  auto rss_bytes = [] {
-    std::ifstream statm("/proc/self/statm");
-    uint64_t size = 0, resident = 0;
-    statm >> size >> resident;
-    return resident * uint64_t(::sysconf(_SC_PAGESIZE));
-  };
+  auto rss_bytes = [] { return test::resident_bytes(); };
   const std::string path = file("stream.h5");
   std::vector<float> x(1 << 16);
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 1000);  // compresses fast

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/run_cli.h"
 #include "vectors/h5_compare.h"
 
 namespace fs = std::filesystem;
@@ -23,22 +24,8 @@ namespace {
 
 const std::string kSource = RWKV_SOURCE_DIR;
 
-struct CommandResult {
-  int status = -1;
-  std::string output;
-};
-
-CommandResult run(const std::string& cmd) {
-  CommandResult r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using CommandResult = rwkv::test::CliResult;
+CommandResult run(const std::string& cmd) { return rwkv::test::run_command(cmd); }
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);

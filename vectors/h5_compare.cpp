@@ -12,24 +12,11 @@ namespace {
 
 using Kind = H5Reader::AttrKind;
 
-size_t element_size(H5Type t) {
-  switch (t) {
-    case H5Type::u8: return 1;
-    case H5Type::f16: return 2;
-    case H5Type::f32:
-    case H5Type::i32:
-    case H5Type::u32: return 4;
-    case H5Type::f64:
-    case H5Type::u64: return 8;
-  }
-  return 1;
-}
-
 // Element bytes as a hex number (little-endian), plus its value for floats.
 std::string element_text(H5Type t, const uint8_t* p) {
   uint64_t bits = 0;
-  std::memcpy(&bits, p, element_size(t));
-  const std::string hex = fmt::format("0x{:0{}x}", bits, 2 * element_size(t));
+  std::memcpy(&bits, p, h5_type_size(t));
+  const std::string hex = fmt::format("0x{:0{}x}", bits, 2 * h5_type_size(t));
   if (t == H5Type::f16) return fmt::format("{} ({})", hex, f16_bits_to_f32(uint16_t(bits)));
   if (t == H5Type::f32) {
     float f;
@@ -124,7 +111,7 @@ class Walker {
       return fmt::format("{}: {} {} in A, {} {} in B", path, h5_type_name(ia.type), dims_str(ia.dims),
                          h5_type_name(ib.type), dims_str(ib.dims));
     const std::vector<uint8_t> da = a_.read_bytes(path), db = b_.read_bytes(path);
-    const size_t es = element_size(ia.type);
+    const size_t es = h5_type_size(ia.type);
     for (size_t i = 0; i < da.size(); i += es)
       if (std::memcmp(da.data() + i, db.data() + i, es) != 0)
         return fmt::format("{}: element {} differs: {} in A, {} in B", path, i / es,

@@ -129,24 +129,10 @@ std::vector<float> H5Reader::read_f16_as_f32(const std::string& p, const std::op
   return out;
 }
 
-namespace {
-size_t type_size(H5Type t) {
-  switch (t) {
-    case H5Type::u8: return 1;
-    case H5Type::f16: return 2;
-    case H5Type::f32:
-    case H5Type::i32:
-    case H5Type::u32: return 4;
-    case H5Type::f64:
-    case H5Type::u64: return 8;
-  }
-  return 0;
-}
-}  // namespace
 
 std::vector<uint8_t> H5Reader::read_bytes(const std::string& path) const {
   const DatasetInfo got = info(path);
-  std::vector<uint8_t> out(size_t(got.numel()) * type_size(got.type));
+  std::vector<uint8_t> out(size_t(got.numel()) * h5_type_size(got.type));
   read_raw(path, got.type, got.dims, out.data(), size_t(got.numel()));
   return out;
 }

@@ -26,6 +26,7 @@ CliResult run(const std::string& command) {
 #error "RWKV_ORACLE_CLI must name the built rwkv-oracle"
 #endif
 
+CliResult run_command(const std::string& command_line) { return run(command_line + " 2>&1"); }
 CliResult run_oracle(const std::string& args) { return run(std::string(RWKV_ORACLE_CLI) + " " + args + " 2>&1"); }
 CliResult run_oracle_stdout(const std::string& args) {
   return run(std::string(RWKV_ORACLE_CLI) + " " + args + " 2>/dev/null");

@@ -10,6 +10,8 @@ struct CliResult {
   std::string output;  // stdout and stderr together (or stdout only, see below)
 };
 
+// Any shell command line, stdout and stderr together.
+CliResult run_command(const std::string& command_line);
 // `args` after the command, through the shell (quote paths yourself).
 CliResult run_oracle(const std::string& args);
 // Same, with standard error discarded (to check what a pipe sees on stdout).
