@@ -17,6 +17,24 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 uint64_t matrix_bytes(const Matrix& m) { return uint64_t(m.data_bytes) + uint64_t(m.meta_count) * sizeof(f16); }
 
+// Reads every weight byte once, so that a memory-mapped model's pages are in
+// memory before the clock starts (a cold page comes from disk, and this
+// machine's memory monitor evicts file pages left untouched for a while).
+uint64_t touch_weights(const Rwkv7Weights& w) {
+  uint64_t sum = 0;
+  auto touch = [&](const void* p, size_t n) {
+    const auto* b = static_cast<const volatile uint8_t*>(p);
+    for (size_t i = 0; i < n; i += 4096) sum += b[i];
+    if (n) sum += b[n - 1];
+  };
+  for (const auto& [name, m] : w.matrices) {
+    touch(m.data, m.data_bytes);
+    touch(m.meta, m.meta_count * sizeof(f16));
+  }
+  for (const auto& [name, v] : w.vectors) touch(v.data, size_t(v.shape.numel()) * sizeof(f16));
+  return sum;
+}
+
 }  // namespace
 
 uint64_t decode_weight_bytes(const Rwkv7Weights& w) {
@@ -56,6 +74,8 @@ ForwardBenchResult bench_forward(const Rwkv7Weights& w, const ForwardBenchOption
   r.decode_weight_bytes = decode_weight_bytes(w);
   r.matrix_macs = layer_matrix_macs(w);
 
+  volatile uint64_t sink = touch_weights(w);
+  (void)sink;
   const auto t0 = Clock::now();
   int64_t at = 0;
   for (int64_t len : steps) {
