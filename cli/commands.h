@@ -20,5 +20,6 @@ void add_bench_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_check_command(CLI::App& app);
 void add_vectors_command(CLI::App& app);
+void add_conformance_command(CLI::App& app);
 
 }  // namespace rwkv::cli

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   rwkv::cli::add_check_command(app);
   rwkv::cli::add_bench_command(app);
   rwkv::cli::add_vectors_command(app);
+  rwkv::cli::add_conformance_command(app);
 
   try {
     app.parse(argc, argv);

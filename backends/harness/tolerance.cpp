@@ -24,9 +24,34 @@ ToleranceRule default_tolerance(Kernel kernel, DType dtype) {
       r.why = "a copy: exact";
       return r;
     case Kernel::matmul:
-      r.k = 4;
+      // f32: cpu-reordered (8 interleaved fma chains of K/8 terms, libm tanh)
+      // measured up to 7.6 E at K = 4096 (conformance, 40 seeds; 3.6 E at K =
+      // 768): the reference's tree is more accurate than a long chain.
+      r.k = f16 ? 4 : 16;
       r.n = f16 ? 1 : 8;
-      r.why = "K-term sums in another order: each side within E of the truth, so 2E apart, x2 headroom";
+      r.why = f16 ? "K-term sums in another order: each side within E of the truth, so 2E apart, x2 headroom"
+                  : "K-term sums in another order: a long sequential chain measured up to 7.6 E (K = 4096), x2";
+      return r;
+    case Kernel::layer_norm:
+      // f32: cpu-reordered's two-pass mean and variance with sequential f32
+      // sums over C measured up to 17 E (C = 4096) and 25 E (rows of variance
+      // below eps, where the mean's error is amplified) against the
+      // reference's Welford tree (conformance, 40 seeds).
+      r.k = f16 ? 4 : 48;
+      r.n = f16 ? 1 : 8;
+      r.why = f16 ? "a few roundings per element: both sides within E of the truth, x2 headroom"
+                  : "sequential sums over C: the mean's error measured up to 25 E (small variance), x2";
+      return r;
+    case Kernel::softmax:
+      // cpu-reordered's sequential sum of V exps (libm exp) has a relative
+      // error that grows with V: measured up to 1290 ulps over k = 4 E at
+      // V = 65536 (18 at V = 1028; conformance, 40 seeds), against the
+      // reference's tree. Every output shares the sum's relative error, so the
+      // allowance is in ulps (relative), not in E.
+      r.k = 4;
+      r.n = f16 ? 1 : 2600;
+      r.why = f16 ? "a few roundings per element: both sides within E of the truth, x2 headroom"
+                  : "the sum of V exps in another order: up to 1290 ulps measured (V = 65536), x2";
       return r;
     case Kernel::time_mix_v7:
       r.k = 8;
