@@ -179,13 +179,17 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void compare_block(
     if (rh) compare_piece<true>(r + at, c + at, rh + at, ch ? ch + at : nullptr, len, tol, v);
     else compare_piece<false>(r + at, c + at, nullptr, nullptr, len, tol, v);
     // Order-free reductions (each loop of one element type: they vectorise).
-    double pmax_abs = max_abs, pmax_rel = max_rel, pratio = -1;
-#pragma omp simd reduction(max : pmax_abs, pmax_rel, pratio)
+    // The double maxima in four lanes each (maxima of non-NaN values in any order are the same).
+    double la[4] = {max_abs, max_abs, max_abs, max_abs}, lr[4] = {max_rel, max_rel, max_rel, max_rel},
+           lq[4] = {-1, -1, -1, -1};
     for (int64_t j = 0; j < len; ++j) {
-      pmax_abs = std::max(pmax_abs, v.d[j]);
-      pmax_rel = std::max(pmax_rel, v.rel[j]);
-      pratio = std::max(pratio, v.ratio[j]);
+      la[j & 3] = std::max(la[j & 3], v.d[j]);
+      lr[j & 3] = std::max(lr[j & 3], v.rel[j]);
+      lq[j & 3] = std::max(lq[j & 3], v.ratio[j]);
     }
+    const double pmax_abs = std::max(std::max(la[0], la[1]), std::max(la[2], la[3]));
+    const double pmax_rel = std::max(std::max(lr[0], lr[1]), std::max(lr[2], lr[3]));
+    const double pratio = std::max(std::max(lq[0], lq[1]), std::max(lq[2], lq[3]));
     uint32_t pulp = 0;
 #pragma omp simd reduction(max : pulp)
     for (int64_t j = 0; j < len; ++j) pulp = std::max(pulp, v.u[j]);
