@@ -22,5 +22,6 @@ void add_run_command(CLI::App& app);
 void add_check_command(CLI::App& app);
 void add_dump_command(CLI::App& app);
 void add_vectors_command(CLI::App& app);
+void add_conformance_command(CLI::App& app);
 
 }  // namespace rwkv::cli

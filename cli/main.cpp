@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   rwkv::cli::add_dump_command(app);
   rwkv::cli::add_bench_command(app);
   rwkv::cli::add_vectors_command(app);
+  rwkv::cli::add_conformance_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,7 @@
 #include "backends/harness/metrics.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <stdexcept>
 #include <vector>
@@ -9,7 +10,6 @@
 
 #include "reference/kernels/parallel_work.h"
 #include "reference/numeric/f16_array.h"
-#include "reference/numeric/ulp.h"
 
 namespace rwkv::harness {
 
@@ -20,10 +20,13 @@ const char* ulp_bucket_label(int b) {
 
 double ulp_at(DType t, double v) {
   const double a = std::fabs(v);
+  // Below the smallest normal (zero included) the spacing is the subnormals'.
+  if (t == DType::f16 && a < 0x1p-14) return 0x1p-24;
+  if (t == DType::f32 && a < 0x1p-126) return 0x1p-149;
   int e = 0;
   std::frexp(a, &e);  // a in [2^(e-1), 2^e)
-  if (t == DType::f16) return std::ldexp(1.0, std::max(e - 1, -14) - 10);
-  return std::ldexp(1.0, std::max(e - 1, -126) - 23);
+  if (t == DType::f16) return std::ldexp(1.0, e - 1 - 10);
+  return std::ldexp(1.0, e - 1 - 23);
 }
 
 std::string TensorMetrics::beyond_str() const {
@@ -33,24 +36,6 @@ std::string TensorMetrics::beyond_str() const {
 
 namespace {
 
-int bucket(uint64_t d) {
-  if (d <= 2) return int(d);
-  if (d <= 4) return 3;
-  if (d <= 8) return 4;
-  if (d <= 16) return 5;
-  if (d <= 256) return 6;
-  return 7;
-}
-
-// f16 ordinal distance of two f16 bit patterns (as ulp_distance for f32).
-uint64_t ulp16_distance(uint16_t a, uint16_t b) {
-  const bool na = (a & 0x7fff) > 0x7c00, nb = (b & 0x7fff) > 0x7c00;
-  if (na || nb) return na && nb ? 0 : UINT64_MAX;
-  auto ord = [](uint16_t h) { return (h >> 15) ? -int64_t(h & 0x7fff) : int64_t(h & 0x7fff); };
-  const int64_t d = ord(a) - ord(b);
-  return uint64_t(d < 0 ? -d : d);
-}
-
 struct Partial {
   TensorMetrics m;
   double sq_diff = 0, sq_ref = 0, sq_cand = 0, dot = 0;
@@ -58,57 +43,199 @@ struct Partial {
 
 constexpr int64_t kBlock = 4096;
 
-void compare_block(const float* r, const float* c, int64_t base, int64_t n, DType rtype, const Tolerance& tol,
-                   Partial& p) {
-  TensorMetrics& m = p.m;
+// 2^k as a double (k in the normal range), without libm.
+inline double pow2(int k) { return std::bit_cast<double>(uint64_t(k + 1023) << 52); }
+
+// ulp_at for a reference value given by its stored bits (finite), as ulp_at
+// computes it: f16 2^(max(e, 1) - 25), f32 2^(max(e, 1) - 150) for the
+// biased exponent e.
+inline double ulp_of_f16_bits(uint16_t h) { return pow2(std::max(int(h >> 10) & 0x1f, 1) - 25); }
+inline double ulp_of_f32_bits(uint32_t b) { return pow2(std::max(int(b >> 23) & 0xff, 1) - 150); }
+
+// Places on the monotone integer line of ulp.h (+0 and -0 the same point),
+// without branches: the magnitude, negated for a set sign bit.
+inline int32_t ordinal16(uint16_t h) {
+  const int32_t mag = h & 0x7fff, neg = -int32_t(h >> 15);
+  return (mag ^ neg) - neg;
+}
+inline int32_t ordinal32(uint32_t b) {
+  const int32_t mag = int32_t(b & 0x7fffffffu), neg = -int32_t(b >> 31);
+  return (mag ^ neg) - neg;
+}
+// |a - b| of two ordinals: below 2^32, so exact in uint32 (32-bit lanes vectorise everywhere).
+inline uint32_t ordinal_distance(int32_t a, int32_t b) {
+  return a >= b ? uint32_t(a) - uint32_t(b) : uint32_t(b) - uint32_t(a);
+}
+
+// A block is compared in pieces of kPiece elements. For each piece, loops
+// without branches (they vectorise) compute every element's values: the
+// difference d, the tolerance t, the relative error, the ratio d / t that
+// picks the worst element, the ULP distance and its histogram bucket, whether
+// it is beyond tolerance; then the maxima, counts and the worst element are
+// reduced over the piece (exact and order-free: maxima of non-NaN values,
+// integer counts, the first index of the largest ratio), and only the four
+// double sums run sequentially, element after element. So every result is
+// that of one element-by-element loop, for any SIMD width and thread count.
+// The reference's f16 bits (rh) and the candidate's (ch, or nullptr when it
+// is f32) are used as they are.
+constexpr int64_t kPiece = 256;
+
+struct PieceValues {
+  double d[kPiece], t[kPiece], rel[kPiece], ratio[kPiece];
+  uint32_t u[kPiece];  // ULP distance of finite elements (0 for the others)
+  uint8_t finite[kPiece], bucket[kPiece], beyond[kPiece], mismatch[kPiece], not_stored[kPiece];
+};
+
+// 1 or 0 (integers, so that & combines them without a branch).
+inline uint32_t finite_bits(float x) { return (f32_to_bits(x) & 0x7f800000u) != 0x7f800000u; }
+inline uint32_t nan_bits(float x) { return (f32_to_bits(x) & 0x7fffffffu) > 0x7f800000u; }
+inline bool both_finite(float a, float b) { return (finite_bits(a) & finite_bits(b)) != 0; }
+
+template <bool kF16>
+__attribute__((always_inline)) inline void compare_piece(const float* r, const float* c, const uint16_t* rh,
+                                                         const uint16_t* ch, int64_t n, const Tolerance& tol,
+                                                         PieceValues& v) {
+  const double atol = tol.atol, ulps = tol.ulps;
+  // Candidate f16 bits: its own, or its f32 values rounded (a value that
+  // changes is not an f16: a store that missed its rounding).
+  uint16_t cb[kPiece];
+  if constexpr (kF16) {
+    if (ch) {
+      for (int64_t i = 0; i < n; ++i) cb[i] = ch[i];
+      for (int64_t i = 0; i < n; ++i) v.not_stored[i] = 0;
+    } else {
+      for (int64_t i = 0; i < n; ++i) cb[i] = f32_to_f16_bits(c[i]);
+      for (int64_t i = 0; i < n; ++i) v.not_stored[i] = f16_bits_to_f32(cb[i]) != c[i];
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) v.not_stored[i] = 0;
+  }
+  // (Several simple loops rather than one: GCC 12 vectorises each of them.)
+#pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
     const double rv = r[i], cv = c[i];
-    ++m.count;
-    bool bad = false, nonfinite = false, not_stored = false;
-    double d = 0, t = 0;
-    if (!std::isfinite(rv) || !std::isfinite(cv)) {
-      const bool same = (std::isnan(rv) && std::isnan(cv)) || rv == cv;
-      nonfinite = !same;
-      bad = nonfinite;
-      ++m.ulp_hist[same ? 0 : kUlpBuckets - 1];
-      if (!same) m.ulp_max = UINT64_MAX;
-    } else {
-      d = std::fabs(cv - rv);
-      t = tol.atol + tol.ulps * ulp_at(rtype, rv);
-      bad = d > t;
-      uint64_t u;
-      if (rtype == DType::f16) {
-        const uint16_t ch = f32_to_f16_bits(float(cv));
-        not_stored = double(f16_bits_to_f32(ch)) != cv;
-        u = ulp16_distance(f32_to_f16_bits(float(rv)), ch);
-        bad = bad || not_stored;
-      } else {
-        u = ulp_distance(float(rv), float(cv));
-      }
-      m.ulp_max = std::max(m.ulp_max, u);
-      ++m.ulp_hist[bucket(u)];
-      m.max_abs = std::max(m.max_abs, d);
-      if (rv != 0) m.max_rel = std::max(m.max_rel, d / std::fabs(rv));
-      p.sq_diff += d * d;
-      p.sq_ref += rv * rv;
-      p.sq_cand += cv * cv;
-      p.dot += rv * cv;
+    const bool fin = both_finite(r[i], c[i]);
+    const double d = fin ? std::fabs(cv - rv) : 0.0;
+    const double ulp = kF16 ? ulp_of_f16_bits(rh[i]) : ulp_of_f32_bits(f32_to_bits(r[i]));
+    const double t = fin ? atol + ulps * ulp : 0.0;
+    const double a = std::fabs(rv);
+    const double q = d / (a > 0 ? a : 1.0);
+    v.d[i] = d;
+    v.t[i] = t;
+    v.rel[i] = ((d > 0) & (a > 0)) ? q : 0.0;
+  }
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const bool fin = both_finite(r[i], c[i]);
+    // Both NaN, or the same infinity, is no mismatch.
+    const bool same = ((nan_bits(r[i]) & nan_bits(c[i])) != 0) || r[i] == c[i];
+    const bool mismatch = !fin & !same;
+    const bool ns = fin & (v.not_stored[i] != 0);
+    const double d = v.d[i], t = v.t[i];
+    const double dt = d / (t > 0 ? t : 1.0);
+    const double over = t > 0 ? dt : INFINITY;
+    const double ratio_fin = d > 0 ? over : 0.0;
+    const double ratio_ns = std::max(1.0, t > 0 ? dt : 1.0);
+    const double ratio_fin_ns = ns ? ratio_ns : ratio_fin;
+    const double ratio_nonfin = mismatch ? INFINITY : 0.0;
+    v.ratio[i] = fin ? ratio_fin_ns : ratio_nonfin;  // a mismatch beats any ratio
+    v.finite[i] = fin;
+    v.mismatch[i] = mismatch;
+    v.not_stored[i] = ns;
+    v.beyond[i] = fin ? (d > t) | ns : mismatch;
+  }
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const bool fin = both_finite(r[i], c[i]);
+    uint32_t u;
+    if constexpr (kF16) u = ordinal_distance(ordinal16(rh[i]), ordinal16(cb[i]));
+    else u = ordinal_distance(ordinal32(f32_to_bits(r[i])), ordinal32(f32_to_bits(c[i])));
+    v.u[i] = fin ? u : 0u;
+  }
+  // Histogram buckets 0, 1, 2, 3-4, 5-8, 9-16, 17-256, >256 (a mismatch: the last).
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t u = v.u[i];
+    const uint32_t b = u <= 2 ? u : u <= 4 ? 3 : u <= 8 ? 4 : u <= 16 ? 5 : u <= 256 ? 6 : 7;
+    v.bucket[i] = uint8_t(v.mismatch[i] ? 7 : b);
+  }
+}
+
+// Called once per block on a fresh Partial. Compiled for AVX-512, AVX2 and
+// the baseline, chosen at run time: the same IEEE operations in each (no
+// fusing: -ffp-contract=off), so the same results, only wider vectors.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void compare_block(
+    const float* r, const float* c, const uint16_t* rh, const uint16_t* ch, int64_t base, int64_t n,
+    const Tolerance& tol, Partial& p) {
+  double sq_diff = 0, sq_ref = 0, sq_cand = 0, dot = 0, max_abs = 0, max_rel = 0;
+  uint64_t ulp_max = 0;
+  int64_t beyond = 0, mismatches = 0, not_stored = 0;
+  int64_t hist[kUlpBuckets] = {};
+  int64_t worst = -1;  // the first element of the largest ratio (ratios are >= 0, never NaN)
+  double worst_ratio = -1, worst_tol = 0;
+  PieceValues v;  // ~10 KiB of stack
+  for (int64_t at = 0; at < n; at += kPiece) {
+    const int64_t len = std::min(kPiece, n - at);
+    if (rh) compare_piece<true>(r + at, c + at, rh + at, ch ? ch + at : nullptr, len, tol, v);
+    else compare_piece<false>(r + at, c + at, nullptr, nullptr, len, tol, v);
+    // Order-free reductions (each loop of one element type: they vectorise).
+    // The double maxima in four lanes each (maxima of non-NaN values in any order are the same).
+    double la[4] = {max_abs, max_abs, max_abs, max_abs}, lr[4] = {max_rel, max_rel, max_rel, max_rel},
+           lq[4] = {-1, -1, -1, -1};
+    for (int64_t j = 0; j < len; ++j) {
+      la[j & 3] = std::max(la[j & 3], v.d[j]);
+      lr[j & 3] = std::max(lr[j & 3], v.rel[j]);
+      lq[j & 3] = std::max(lq[j & 3], v.ratio[j]);
     }
-    if (bad) {
-      ++m.beyond;
-      m.nonfinite += nonfinite;
-      m.not_stored_type += not_stored;
+    const double pmax_abs = std::max(std::max(la[0], la[1]), std::max(la[2], la[3]));
+    const double pmax_rel = std::max(std::max(lr[0], lr[1]), std::max(lr[2], lr[3]));
+    const double pratio = std::max(std::max(lq[0], lq[1]), std::max(lq[2], lq[3]));
+    uint32_t pulp = 0;
+#pragma omp simd reduction(max : pulp)
+    for (int64_t j = 0; j < len; ++j) pulp = std::max(pulp, v.u[j]);
+    int32_t pbeyond = 0, pmis = 0, pns = 0;
+#pragma omp simd reduction(+ : pbeyond, pmis, pns)
+    for (int64_t j = 0; j < len; ++j) {
+      pbeyond += v.beyond[j];
+      pmis += v.mismatch[j];
+      pns += v.not_stored[j];
     }
-    // Worst: a non-finite mismatch beats any ratio; ties keep the first.
-    const double ratio = nonfinite ? INFINITY : not_stored ? std::max(1.0, t > 0 ? d / t : 1.0) : (t > 0 ? d / t : (d > 0 ? INFINITY : 0));
-    if (m.worst_index < 0 || ratio > m.worst_ratio) {
-      m.worst_index = base + i;
-      m.worst_ratio = ratio;
-      m.worst_ref = rv;
-      m.worst_cand = cv;
-      m.worst_tol = t;
+    int64_t h[4][kUlpBuckets] = {};  // four interleaved copies: no store-to-load chain on one bucket
+    for (int64_t j = 0; j < len; ++j) ++h[j & 3][v.bucket[j]];
+    for (int b = 0; b < kUlpBuckets; ++b) hist[b] += h[0][b] + h[1][b] + h[2][b] + h[3][b];
+    max_abs = pmax_abs, max_rel = pmax_rel;
+    ulp_max = pmis ? UINT64_MAX : std::max(ulp_max, uint64_t(pulp));  // a NaN/Inf mismatch: infinitely far
+    beyond += pbeyond, mismatches += pmis, not_stored += pns;
+    if (pratio > worst_ratio) {  // ties keep the first: an earlier piece, then the first element
+      int64_t j = 0;
+      while (v.ratio[j] != pratio) ++j;
+      worst = at + j;
+      worst_ratio = pratio;
+      worst_tol = v.t[j];
+    }
+    // The sums, element after element (over the finite elements).
+    for (int64_t j = 0; j < len; ++j) {
+      if (!v.finite[j]) continue;
+      const double rv = r[at + j], cv = c[at + j], d = v.d[j];
+      sq_diff += d * d;
+      sq_ref += rv * rv;
+      sq_cand += cv * cv;
+      dot += rv * cv;
     }
   }
+  TensorMetrics& m = p.m;
+  m.count = n;
+  m.max_abs = max_abs, m.max_rel = max_rel, m.ulp_max = ulp_max;
+  m.beyond = beyond, m.nonfinite = mismatches, m.not_stored_type = not_stored;
+  for (int k = 0; k < kUlpBuckets; ++k) m.ulp_hist[size_t(k)] = hist[k];
+  if (worst >= 0) {
+    m.worst_index = base + worst;
+    m.worst_ratio = worst_ratio;
+    m.worst_ref = r[worst];
+    m.worst_cand = c[worst];
+    m.worst_tol = worst_tol;
+  }
+  p.sq_diff = sq_diff, p.sq_ref = sq_ref, p.sq_cand = sq_cand, p.dot = dot;
 }
 
 }  // namespace
@@ -132,7 +259,9 @@ TensorMetrics compare_tensors(const TensorView& ref, const TensorView& cand, con
       };
       widen(ref, r);
       widen(cand, c);
-      compare_block(r.data(), c.data(), base, len, ref.dtype, tol, parts[size_t(b)]);
+      const uint16_t* rh = ref.dtype == DType::f16 ? &ref.half()[base].bits : nullptr;
+      const uint16_t* ch = ref.dtype == DType::f16 && cand.dtype == DType::f16 ? &cand.half()[base].bits : nullptr;
+      compare_block(r.data(), c.data(), rh, ch, base, len, tol, parts[size_t(b)]);
     }
   }
   // Blocks in order: the same sums for any thread count.

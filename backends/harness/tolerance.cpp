@@ -34,19 +34,37 @@ ToleranceRule default_tolerance(Kernel kernel, DType dtype, Envelope env) {
       r.why = "a copy: exact";
       return r;
     case Kernel::matmul:
-    case Kernel::layer_norm:
     case Kernel::group_norm:
     case Kernel::l2_norm:
-    case Kernel::softmax:
+    case Kernel::time_first_v7:  // a sum over the head (3.3 E measured in f32)
       // Reductions. A correct backend may sum far less accurately than the
       // reference's per-thread chunks and tree (e.g. one thread summing a row
       // in order): cpu-reordered's sequential sums reached 4.9x the
-      // reference's own max error (0.1b f32, matmul_w1, K = 768) and 12x
-      // (1.5b f32, layer_norm, C = 2048). k = 16 keeps ~30% headroom at
-      // C = 4096; the planted faults sit 5x (ln_eps) to 1e5x above it.
+      // reference's own max error (0.1b f32, matmul_w1, K = 768), 7.6x
+      // (conformance, K = 4096, 40 seeds) and 12x (1.5b f32, ln1, C = 2048).
+      // k = 16 keeps headroom; the planted faults sit 5x (ln_eps) to 1e5x above.
       r.k = 16;
       r.n = f16 ? 1 : 8;
       r.why = "a reduction in another, possibly less accurate, order";
+      return r;
+    case Kernel::layer_norm:
+      // f32: cpu-reordered's two-pass mean and variance with sequential f32
+      // sums over C measured up to 17 E (C = 4096) and 25 E (rows of variance
+      // below eps, where the mean's error is amplified) against the
+      // reference's Welford tree (conformance, 40 seeds): x2.
+      r.k = f16 ? 16 : 48;
+      r.n = f16 ? 1 : 8;
+      r.why = "sequential sums over C: the mean's error measured up to 25 E (small variance)";
+      return r;
+    case Kernel::softmax:
+      // cpu-reordered's sequential sum of V exps (libm exp) has a relative
+      // error that grows with V: measured up to 1290 ulps over k = 4 E at
+      // V = 65536 (18 at V = 1028; conformance, 40 seeds), against the
+      // reference's tree. Every output shares the sum's relative error, so the
+      // allowance is in ulps (relative), not in E.
+      r.k = 16;
+      r.n = f16 ? 1 : 2600;
+      r.why = "the sum of V exps in another order: up to 1290 ulps measured (V = 65536), x2";
       return r;
     case Kernel::time_mix_v7:
       r.k = 16;
@@ -69,7 +87,7 @@ ToleranceRule default_state_tolerance(Envelope env) {
     r.why = "chained f32 state: both within their global error of the float64 run";
     return r;
   }
-  r.k = 8;
+  r.k = 16;
   r.n = 16;
   r.why = "f32 state: as time_mix_v7";
   return r;
