@@ -25,7 +25,7 @@ namespace rwkv::forward {
 // How far a reference tensor is from its float64 value.
 struct ErrorStats {
   int64_t count = 0;         // elements compared
-  double max_abs = 0;        // max |ref - f64|
+  double max_abs = 0;        // max |ref - f64| over the elements where both are finite
   double max_rel = 0;        // max over elements with f64 != 0 of |ref - f64| / |f64|
   double max_abs_f64 = 0;    // max |f64| (the tensor's scale)
   int64_t nonfinite = 0;     // elements where ref or f64 is NaN or Inf and the two differ
@@ -35,8 +35,10 @@ struct ErrorStats {
 
 // Compares ref values (read with TensorView::get) with their f64 values.
 // Where both are the same non-finite value (NaN and NaN, or equal Infs), the
-// element is counted but has no error; where they differ, max_abs becomes
-// +Inf and `nonfinite` counts it.
+// element is counted but has no error; where they differ (e.g. the reference
+// overflowed f16 where the float64 value is finite) `nonfinite` counts it and
+// the statistics stay those of the finite elements, so that max_abs remains
+// a usable tolerance scale (an Inf there would let every element pass).
 ErrorStats compare_with_f64(const TensorView& ref, const std::vector<double>& f64);
 ErrorStats compare_with_f64(const TensorView& ref, const oracle::Operand& f64);
 
