@@ -17,7 +17,7 @@ const std::vector<FaultInfo>& fault_catalog() {
       {Fault::token_shift_off, "token_shift_off", "token shift mixes the current token instead of the previous one",
        "blocks.0.att.token_shift_r", ""},
       {Fault::wkv_transposed, "wkv_transposed", "WKV state indexed [key][value] instead of [value][key]",
-       "blocks.0.att.time_mix", ""},
+       "state.0", "a state comparison: the backend reads its own layout consistently, so its outputs are right"},
       {Fault::decay_act_swap, "decay_act_swap", "tanh and sigmoid swapped in the decay LoRA (w1 gets sigmoid)",
        "blocks.0.att.matmul_w1", ""},
       {Fault::no_v_first_lerp, "no_v_first_lerp", "the lerp towards layer 0's v skipped on layers above 0",

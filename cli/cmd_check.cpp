@@ -20,15 +20,22 @@ namespace {
 struct CheckArgs {
   ForwardArgs run;
   std::string backend, fault, golden, candidate, policy, report, logits = "last";
-  bool verbose = false, stop = false;
+  bool verbose = false, stop = false, no_chained = false;
 };
 
 void print_result(const harness::CheckResult& r, const std::string& what) {
   const harness::CheckRecord* first = r.first_divergence();
   int64_t failing = 0;
   for (const auto& rec : r.records) failing += !rec.pass();
+  if (!r.chained.empty()) {
+    fmt::print("\nchained run (the candidate running free, as in use): drift from the reference per layer:\n");
+    for (const harness::LayerGrowth& g : harness::error_growth(r.chained))
+      fmt::print("  {:>10}  max_abs {:9.3g}  max nmse {:9.3g}  (worst |cand - ref| / isolated tolerance {:.3g})\n",
+                 g.layer < 0 ? std::string("embed/head") : fmt::format("layer {}", g.layer), g.max_abs, g.max_nmse,
+                 g.worst_ratio);
+  }
   fmt::print("\nerror along depth (worst |cand - ref| / tolerance per layer; < 1 passes):\n");
-  for (const harness::LayerGrowth& g : harness::error_growth(r))
+  for (const harness::LayerGrowth& g : harness::error_growth(r.records))
     fmt::print("  {:>10}  worst {:9.3g}  max_abs {:9.3g}  max nmse {:9.3g}  {} failing\n",
                g.layer < 0 ? std::string("embed/head") : fmt::format("layer {}", g.layer), g.worst_ratio, g.max_abs,
                g.max_nmse, g.failing);
@@ -68,13 +75,14 @@ void run_check(const CheckArgs& a) {
     bo.forward = a.run.forward_options();
     bo.fault = a.fault;
     auto cand = backends::make_backend(a.backend, bo);  // throws for an unknown name or fault
+    auto chained = a.no_chained ? nullptr : backends::make_backend(a.backend, bo);
     const Rwkv7Weights w = load_rwkv7(a.run.model);
     harness::RunSpec run;
     run.tokens = a.run.resolve_tokens(w.config.V);
     run.chunk = a.run.chunk;
     run.logits = a.logits == "all" ? forward::LogitsFor::all : forward::LogitsFor::last;
     o.backend = a.backend;
-    result = harness::check_backend(w, *cand, bo, run, o);
+    result = harness::check_backend(w, *cand, chained.get(), bo, run, o);
     what = fmt::format("backend {}{}", a.backend, a.fault.empty() ? "" : " (fault " + a.fault + ")");
   }
   print_result(result, what);
@@ -107,6 +115,7 @@ void add_check_command(CLI::App& app) {
   cmd->add_option("--report", a->report, "write a Markdown and an HTML report with plots into this folder");
   cmd->add_flag("--verbose", a->verbose, "print every tensor's line, not only the failing ones");
   cmd->add_flag("--stop-at-first", a->stop, "stop after the first step with a divergence");
+  cmd->add_flag("--no-chained", a->no_chained, "skip the second, free-running instance (drift along depth)");
   cmd->callback([a] { run_check(*a); });
 }
 

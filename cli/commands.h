@@ -16,9 +16,11 @@ void add_plan_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_golden_command(CLI::App& app);
+void add_simulate_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_check_command(CLI::App& app);
+void add_dump_command(CLI::App& app);
 void add_vectors_command(CLI::App& app);
 
 }  // namespace rwkv::cli

@@ -34,8 +34,10 @@ int main(int argc, char** argv) {
   rwkv::cli::add_synth_command(app);
   rwkv::cli::add_quantize_command(app);
   rwkv::cli::add_golden_command(app);
+  rwkv::cli::add_simulate_command(app);
   rwkv::cli::add_run_command(app);
   rwkv::cli::add_check_command(app);
+  rwkv::cli::add_dump_command(app);
   rwkv::cli::add_bench_command(app);
   rwkv::cli::add_vectors_command(app);
 

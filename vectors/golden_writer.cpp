@@ -47,8 +47,11 @@ std::string kernel_variant(const forward::Executor& ex, const Op& op) {
 }  // namespace
 
 GoldenWriter::GoldenWriter(H5Writer& out, GoldenOptions options) : out_(out), options_(options) {
+  if (!options_.envelope) options_.global_envelope = false;
   out_.set_attr("/", "schema", kGoldenSchema);
-  out_.set_attr("/", "envelope", options_.envelope ? "float64 per op" : "none");
+  out_.set_attr("/", "envelope", !options_.envelope          ? "none"
+                                 : options_.global_envelope ? "float64 per op and of the whole run"
+                                                            : "float64 per op");
   out_.set_attr("/", "states", options_.states_every_step ? "every step" : "last step");
 }
 
@@ -76,20 +79,26 @@ void GoldenWriter::begin_step(const forward::Executor& ex) {
   out_.set_attr(g, "first_token", uint64_t(first_token_));
   out_.set_attr(g, "num_tokens", uint64_t(ex.tokens().size()));
   state_errors_.clear();
+  if (options_.global_envelope) {
+    if (!f64_) f64_ = std::make_unique<forward::Float64Run>(ex.weights(), ex.options(), ex.slots());
+    f64_->begin_step(ex.plan(), ex.tokens(), ex.cursors());
+  }
 }
 
 void GoldenWriter::before_op(const forward::Executor& ex, const Op& op, size_t) {
   if (options_.envelope && forward::OpOracle::measures(op)) oracle_.before(ex, op);
 }
 
-void GoldenWriter::set_errors(const std::string& path, const forward::ErrorStats& e) {
-  out_.set_attr(path, "max_abs_err_f64", e.max_abs);
-  out_.set_attr(path, "max_rel_err_f64", e.max_rel);
-  out_.set_attr(path, "max_abs_f64", e.max_abs_f64);
-  if (e.nonfinite) out_.set_attr(path, "nonfinite_mismatches", e.nonfinite);
+void GoldenWriter::set_errors(const std::string& path, const forward::ErrorStats& e, const char* suffix) {
+  const std::string s = suffix;
+  out_.set_attr(path, "max_abs_err_f64" + s, e.max_abs);
+  out_.set_attr(path, "max_rel_err_f64" + s, e.max_rel);
+  out_.set_attr(path, "max_abs_f64" + s, e.max_abs_f64);
+  if (e.nonfinite) out_.set_attr(path, "nonfinite_mismatches" + s, e.nonfinite);
 }
 
 void GoldenWriter::after_op(const forward::Executor& ex, const Op& op, size_t index) {
+  if (f64_) f64_->run_op(index);  // every op, blits included: the float64 run must see them all
   const std::string path = golden_op_path(op, step_);
   if (path.empty()) return;
   const TensorView t = ex.buffer(op.outputs.at(0));
@@ -108,6 +117,7 @@ void GoldenWriter::after_op(const forward::Executor& ex, const Op& op, size_t in
   const forward::OpError e = oracle_.after(ex, op);
   set_errors(path, e.output);
   if (e.state) state_errors_[op.params.state_layer].merge(*e.state);
+  if (f64_) set_errors(path, forward::compare_with_f64(t, f64_->buffer(op.outputs.at(0))), "_global");
 }
 
 void GoldenWriter::write_states(const forward::Executor& ex, const std::string& group) {
@@ -121,6 +131,13 @@ void GoldenWriter::write_states(const forward::Executor& ex, const std::string& 
     ++tensors_;
     auto it = state_errors_.find(l);
     if (options_.envelope && it != state_errors_.end()) set_errors(path, it->second);
+    if (f64_) {
+      const std::vector<double>& g = f64_->state(l);
+      set_errors(path,
+                 forward::compare_with_f64(TensorView(s.data, Shape(s.C * s.rows() * s.B)),
+                                           oracle::Operand(g.data(), Shape(int64_t(g.size())))),
+                 "_global");
+    }
   }
 }
 

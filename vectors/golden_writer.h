@@ -15,6 +15,7 @@
 //   golden.finish();  out.close();
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -29,7 +30,8 @@ namespace rwkv::vectors {
 inline constexpr const char* kGoldenSchema = "rwkv-oracle-golden/1";
 
 struct GoldenOptions {
-  bool envelope = true;           // measure every tensor against its float64 execution
+  bool envelope = true;           // measure every tensor against its float64 execution (the op alone: local)
+  bool global_envelope = true;    // and against a whole run in float64 (global; needs envelope)
   bool states_every_step = true;  // the state after every step, else after the last only
 };
 
@@ -73,11 +75,12 @@ class GoldenWriter : public forward::OpObserver {
 
  private:
   void write_states(const forward::Executor& ex, const std::string& group);
-  void set_errors(const std::string& path, const forward::ErrorStats& e);
+  void set_errors(const std::string& path, const forward::ErrorStats& e, const char* suffix = "");
 
   H5Writer& out_;
   GoldenOptions options_;
   forward::OpOracle oracle_;
+  std::unique_ptr<forward::Float64Run> f64_;  // the whole run in float64 (global envelope)
   int64_t step_ = 0;        // index of the step being written
   int64_t first_token_ = 0; // stack index of its first token in the whole run
   int64_t tensors_ = 0;

@@ -57,7 +57,8 @@ const char* kind_name(Kind k) {
 
 class Walker {
  public:
-  Walker(const std::string& a, const std::string& b) : a_(a), b_(b) {}
+  Walker(const std::string& a, const std::string& b, const std::vector<std::string>& ignore)
+      : a_(a), b_(b), ignore_(ignore) {}
 
   std::optional<std::string> object(const std::string& path) {
     const bool ga = a_.is_group(path), gb = b_.is_group(path);
@@ -75,6 +76,7 @@ class Walker {
     for (const std::string& n : nb)
       if (std::find(na.begin(), na.end(), n) == na.end()) return fmt::format("{}: attribute '{}' only in B", path, n);
     for (const std::string& n : na) {
+      if (std::find(ignore_.begin(), ignore_.end(), path + "@" + n) != ignore_.end()) continue;
       const Kind ka = a_.attr_kind(path, n), kb = b_.attr_kind(path, n);
       if (ka != kb) return fmt::format("{}: attribute '{}' is {} in A, {} in B", path, n, kind_name(ka), kind_name(kb));
       std::string va, vb;
@@ -131,12 +133,14 @@ class Walker {
   }
 
   H5Reader a_, b_;
+  std::vector<std::string> ignore_;
 };
 
 }  // namespace
 
-std::optional<std::string> first_difference(const std::string& a, const std::string& b) {
-  Walker w(a, b);
+std::optional<std::string> first_difference(const std::string& a, const std::string& b,
+                                            const std::vector<std::string>& ignore_attributes) {
+  Walker w(a, b, ignore_attributes);
   return w.object("/");
 }
 

@@ -12,12 +12,16 @@
 // object order), so tests compare the bytes first and call this to explain.
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace rwkv::vectors {
 
 // nullopt if the contents are equal; otherwise one line naming the object,
 // the attribute or element, and both values ("A" is `a`, "B" is `b`).
+// Attributes named in `ignore_attributes` as "object@name" (e.g.
+// "/provenance@git_commit") are not compared.
 // Throws H5Error if either file cannot be read.
-std::optional<std::string> first_difference(const std::string& a, const std::string& b);
+std::optional<std::string> first_difference(const std::string& a, const std::string& b,
+                                            const std::vector<std::string>& ignore_attributes = {});
 
 }  // namespace rwkv::vectors

@@ -6,7 +6,13 @@
 //   check_backend  runs the plan on the candidate backend and on the reference
 //                  side by side; every op output is compared as soon as both
 //                  have produced it (memory holds one op's tensors at a time),
-//                  and each layer's state after every step.
+//                  and each layer's state after every step. Isolated: before
+//                  each op the candidate is given the reference's inputs (and
+//                  after each step its state), so each op is judged on its own
+//                  work against its own float64 envelope and the first
+//                  divergence is the op that is wrong. A second, chained
+//                  instance may run free beside it: how far the candidate as
+//                  it really runs drifts, layer after layer.
 //   check_files    a golden file against a dump of any engine written in the
 //                  same schema (vectors/SCHEMA.md), read tensor by tensor.
 #include <cstdint>
@@ -46,7 +52,8 @@ struct CheckOptions {
 };
 
 struct CheckResult {
-  std::vector<CheckRecord> records;
+  std::vector<CheckRecord> records;   // isolated (backend) or the files' tensors
+  std::vector<CheckRecord> chained;   // the free-running instance, if any: drift, not judged
   int64_t missing = 0;   // golden tensors the candidate file does not have (check_files)
   bool pass() const;
   // The earliest record (run order: step, then plan order) beyond tolerance.
@@ -60,7 +67,7 @@ struct LayerGrowth {
   double worst_ratio = 0, max_abs = 0, max_nmse = 0;
   int64_t failing = 0;
 };
-std::vector<LayerGrowth> error_growth(const CheckResult& r);
+std::vector<LayerGrowth> error_growth(const std::vector<CheckRecord>& records);
 
 // Steps of a run: chunks of one slot's tokens, as rwkv-oracle golden cuts them.
 struct RunSpec {
@@ -69,8 +76,9 @@ struct RunSpec {
   forward::LogitsFor logits = forward::LogitsFor::last;
 };
 
-CheckResult check_backend(const Rwkv7Weights& w, Backend& candidate, const BackendOptions& bo, const RunSpec& run,
-                          const CheckOptions& o);
+// `chained` (may be null): a second instance of the candidate, run free.
+CheckResult check_backend(const Rwkv7Weights& w, Backend& candidate, Backend* chained, const BackendOptions& bo,
+                          const RunSpec& run, const CheckOptions& o);
 
 // Throws std::runtime_error (bad input) if a file is not a golden file, the
 // candidate holds none of the golden's tensors, or a tensor's shape differs.

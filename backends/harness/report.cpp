@@ -81,7 +81,7 @@ std::string write_report(const CheckResult& r, const std::string& title, const s
                       first->op, first->kernel, describe(*first));
   md += "## Error along depth\n\nWorst |cand − ref| / tolerance over each layer's ops and steps (< 1 passes).\n\n"
         "| layer | worst ratio | max abs | max NMSE | failing |\n|---|---|---|---|---|\n";
-  for (const LayerGrowth& g : error_growth(r))
+  for (const LayerGrowth& g : error_growth(r.records))
     md += fmt::format("| {} | {:.3g} | {:.3g} | {:.3g} | {} |\n", g.layer < 0 ? std::string("embed/head")
                                                                                : fmt::format("{}", g.layer),
                       g.worst_ratio, g.max_abs, g.max_nmse, g.failing);

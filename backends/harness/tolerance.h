@@ -9,6 +9,12 @@
 // land one f16 ulp apart even where E is tiny). The defaults and their
 // reasoning are in tolerance.cpp and backends/README.md.
 //
+// Which E: an isolated check (a backend given the reference's inputs before
+// each op) uses the op's local envelope, the error of that op alone; a chained
+// comparison (a dump of an engine that ran free) uses the global envelope, the
+// reference's distance from a whole run in float64, which grows along depth
+// as a correct engine's drift does. The defaults differ between the two.
+//
 // Policy file (JSON): rules applied in order, the last that matches wins; any
 // field but k and n may be left out (it then matches everything):
 //   {"rules": [
@@ -25,6 +31,8 @@
 #include "reference/tensor.h"
 
 namespace rwkv::harness {
+
+enum class Envelope : uint8_t { local, global };
 
 struct ToleranceRule {
   std::string op = "*", dtype = "*", backend = "*";
@@ -46,9 +54,10 @@ class TolerancePolicy {
   static TolerancePolicy from_file(const std::string& path);
 
   // The tolerance of an op's output (`op_name` as in the plan, `kernel` its kind).
-  OpTolerance lookup(const std::string& op_name, plan::Kernel kernel, DType dtype, const std::string& backend) const;
+  OpTolerance lookup(const std::string& op_name, plan::Kernel kernel, DType dtype, const std::string& backend,
+                     Envelope env = Envelope::local) const;
   // The state after a step ("state.<layer>").
-  OpTolerance lookup_state(int64_t layer, const std::string& backend) const;
+  OpTolerance lookup_state(int64_t layer, const std::string& backend, Envelope env = Envelope::local) const;
 
   const std::vector<ToleranceRule>& rules() const { return rules_; }
 
@@ -57,7 +66,7 @@ class TolerancePolicy {
 };
 
 // The default (k, n) of a kernel kind and stored type, with the reason.
-ToleranceRule default_tolerance(plan::Kernel kernel, DType dtype);
-ToleranceRule default_state_tolerance();
+ToleranceRule default_tolerance(plan::Kernel kernel, DType dtype, Envelope env = Envelope::local);
+ToleranceRule default_state_tolerance(Envelope env = Envelope::local);
 
 }  // namespace rwkv::harness

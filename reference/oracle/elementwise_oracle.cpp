@@ -6,7 +6,7 @@ namespace rwkv::oracle {
 namespace {
 
 // Element (c, t, b) of a possibly broadcast operand.
-double at(const TensorView& v, int64_t c, int64_t t, int64_t b) {
+double at(const Operand& v, int64_t c, int64_t t, int64_t b) {
   const int64_t tt = v.shape[1] == 1 ? 0 : t, bb = v.shape[2] == 1 ? 0 : b;
   return v.get((bb * v.shape[1] + tt) * v.shape[0] + c);
 }
@@ -23,22 +23,22 @@ double activate(Activation a, double x) {
   return x;
 }
 
-std::vector<double> token_shift(std::span<const Cursor> cursors, const LayerState& state, int64_t state_row,
-                                const TensorView& mu, const TensorView& x) {
+std::vector<double> token_shift(std::span<const Cursor> cursors, const StateOperand& state, int64_t state_row,
+                                const Operand& mu, const Operand& x) {
   const int64_t C = x.shape[0], T = x.shape[1];
   std::vector<double> y(size_t(C * T));
   for (int64_t s = 0; s < T; ++s) {
     const Cursor& cur = cursors[size_t(s)];
     for (int64_t c = 0; c < C; ++c) {
       const double xv = x.get(s * C + c);
-      const double prev = s == int64_t(cur.start) ? state.row(cur.batch, state_row)[c] : x.get((s - 1) * C + c);
+      const double prev = s == int64_t(cur.start) ? state.at(cur.batch, state_row, c) : x.get((s - 1) * C + c);
       y[size_t(s * C + c)] = xv + (prev - xv) * at(mu, c, s, 0);
     }
   }
   return y;
 }
 
-std::vector<double> lerp(const TensorView& f, const TensorView& x, const TensorView& y) {
+std::vector<double> lerp(const Operand& f, const Operand& x, const Operand& y) {
   std::vector<double> out(size_t(y.numel()));
   for (int64_t b = 0; b < y.shape[2]; ++b)
     for (int64_t t = 0; t < y.shape[1]; ++t)
@@ -49,7 +49,7 @@ std::vector<double> lerp(const TensorView& f, const TensorView& x, const TensorV
   return out;
 }
 
-std::vector<double> binary(BinaryOp op, const TensorView& in, const TensorView& out, BinaryActivations act) {
+std::vector<double> binary(BinaryOp op, const Operand& in, const Operand& out, BinaryActivations act) {
   std::vector<double> r(size_t(out.numel()));
   for (int64_t b = 0; b < out.shape[2]; ++b)
     for (int64_t t = 0; t < out.shape[1]; ++t)
@@ -61,19 +61,19 @@ std::vector<double> binary(BinaryOp op, const TensorView& in, const TensorView& 
   return r;
 }
 
-std::vector<double> affine(const TensorView& x, double scale, double bias) {
+std::vector<double> affine(const Operand& x, double scale, double bias) {
   std::vector<double> y(size_t(x.numel()));
   for (int64_t k = 0; k < x.numel(); ++k) y[size_t(k)] = scale * x.get(k) + bias;
   return y;
 }
 
-std::vector<double> blit(const TensorView& in) {
+std::vector<double> blit(const Operand& in) {
   std::vector<double> y(size_t(in.numel()));
   for (int64_t k = 0; k < in.numel(); ++k) y[size_t(k)] = in.get(k);
   return y;
 }
 
-std::vector<double> embedding(const TensorView& table, std::span<const uint32_t> ids) {
+std::vector<double> embedding(const Operand& table, std::span<const uint32_t> ids) {
   const int64_t C = table.shape[0];
   std::vector<double> y;
   for (uint32_t id : ids)
@@ -81,18 +81,19 @@ std::vector<double> embedding(const TensorView& table, std::span<const uint32_t>
   return y;
 }
 
-std::vector<double> control_k_v7(const TensorView& k, const TensorView& a, const f16* k_a) {
+std::vector<double> control_k_v7(const Operand& k, const Operand& a, const f16* k_a) {
   std::vector<double> y(size_t(k.numel()));
   for (int64_t i = 0; i < k.numel(); ++i)
     y[size_t(i)] = k.get(i) * (1.0 + (double(a.get(i)) - 1.0) * to_f32(k_a[i % k.shape[0]]));
   return y;
 }
 
-ChannelMixResult channel_mix_v7(std::span<const Cursor> cursors, const LayerState& state, const TensorView& v,
-                                const TensorView& x) {
+ChannelMixResult channel_mix_v7(std::span<const Cursor> cursors, const StateOperand& state, const Operand& v,
+                                const Operand& x) {
   const int64_t C = x.shape[0], T = x.shape[1];
   ChannelMixResult r;
-  r.state.assign(state.data, state.data + C * state.rows() * state.B);
+  r.state.resize(size_t(state.size()));
+  for (int64_t i = 0; i < state.size(); ++i) r.state[size_t(i)] = state.at(i);
   r.x.resize(size_t(C * T));
   for (int64_t s = 0; s < T; ++s) {
     const Cursor& cur = cursors[size_t(s)];

@@ -6,9 +6,10 @@
 
 namespace rwkv::oracle {
 
-MatmulSums matmul_sums(const Matrix& w, const TensorView& x) {
+MatmulSums matmul_sums(const Matrix& w, const Operand& x) {
   const int64_t K = w.K, M = w.M, T = x.shape[1];
-  require_shape("oracle::matmul_sums", "x", x, Shape(K, T, 1));
+  if (!(x.shape == Shape(K, T, 1)))
+    fail_arg("oracle::matmul_sums: x has shape {}, expected {}", x.shape.str(), Shape(K, T, 1).str());
   std::vector<float> wf(size_t(K * M));
   blocks::dequantize_matrix(w, wf.data());
   std::vector<double> xd(size_t(K * T));
@@ -46,7 +47,7 @@ double activate_f64(Activation act, double v) {
   return v;
 }
 
-std::vector<double> matmul(const Matrix& w, const TensorView& x, Activation act) {
+std::vector<double> matmul(const Matrix& w, const Operand& x, Activation act) {
   MatmulSums s = matmul_sums(w, x);
   for (double& v : s.sum) v = activate_f64(act, v);
   return s.sum;

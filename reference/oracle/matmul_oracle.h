@@ -8,6 +8,7 @@
 #include "reference/formats/matrix.h"
 #include "reference/kernels/activation.h"
 #include "reference/tensor.h"
+#include "reference/oracle/operand.h"
 
 namespace rwkv::oracle {
 
@@ -17,13 +18,13 @@ struct MatmulSums {
   std::vector<double> abs_sum;  // [T][M] sum_k |W[m][k] x[t][k]| (error bounds scale with it)
 };
 
-MatmulSums matmul_sums(const Matrix& w, const TensorView& x);
+MatmulSums matmul_sums(const Matrix& w, const Operand& x);
 
 // The activations in double: tanh (1 when x > 42, web-rwkv's clamp), sigmoid
 // 1/(1 + e^-x), squared_relu max(x, 0)^2; NaN stays NaN.
 double activate_f64(Activation act, double v);
 
 // y64 [T][M] = act(sum).
-std::vector<double> matmul(const Matrix& w, const TensorView& x, Activation act);
+std::vector<double> matmul(const Matrix& w, const Operand& x, Activation act);
 
 }  // namespace rwkv::oracle

@@ -6,7 +6,7 @@ namespace rwkv::oracle {
 namespace {
 
 // Normalises rows of `len` channels; row r uses w, b at (r % weight_rows) * len.
-std::vector<double> normalize_rows(const TensorView& x, const f16* w, const f16* b, int64_t len,
+std::vector<double> normalize_rows(const Operand& x, const f16* w, const f16* b, int64_t len,
                                    int64_t weight_rows, double eps) {
   std::vector<double> y(size_t(x.numel()));
   for (int64_t r = 0; r < x.numel() / len; ++r) {
@@ -29,16 +29,16 @@ std::vector<double> normalize_rows(const TensorView& x, const f16* w, const f16*
 
 }  // namespace
 
-std::vector<double> layer_norm(const TensorView& x, const f16* w, const f16* b, double eps) {
+std::vector<double> layer_norm(const Operand& x, const f16* w, const f16* b, double eps) {
   return normalize_rows(x, w, b, x.shape[0], 1, eps);
 }
 
-std::vector<double> group_norm(const TensorView& x, const f16* w, const f16* b, int64_t head_size,
+std::vector<double> group_norm(const Operand& x, const f16* w, const f16* b, int64_t head_size,
                                double eps) {
   return normalize_rows(x, w, b, head_size, x.shape[0] / head_size, eps);
 }
 
-std::vector<double> l2_norm(const TensorView& x, int64_t head_size, double eps) {
+std::vector<double> l2_norm(const Operand& x, int64_t head_size, double eps) {
   std::vector<double> y(size_t(x.numel()));
   for (int64_t base = 0; base < x.numel(); base += head_size) {
     double sq = 0;

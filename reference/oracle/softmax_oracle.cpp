@@ -5,7 +5,7 @@
 
 namespace rwkv::oracle {
 
-std::vector<double> softmax(const TensorView& x) {
+std::vector<double> softmax(const Operand& x) {
   const int64_t len = x.shape[0];
   std::vector<double> y(size_t(x.numel()));
   for (int64_t base = 0; base < x.numel(); base += len) {

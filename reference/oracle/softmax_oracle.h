@@ -5,9 +5,10 @@
 #include <vector>
 
 #include "reference/tensor.h"
+#include "reference/oracle/operand.h"
 
 namespace rwkv::oracle {
 
-std::vector<double> softmax(const TensorView& x);
+std::vector<double> softmax(const Operand& x);
 
 }  // namespace rwkv::oracle

@@ -12,7 +12,7 @@ using Vec = Eigen::VectorXd;
 using MatMap = Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
 
 // Elements [c0, c0 + N) of a [C, T, planes] view at token t, plane p, widened.
-Vec gather(const TensorView& v, int64_t C, int64_t T, int64_t p, int64_t t, int64_t c0, int64_t N) {
+Vec gather(const oracle::Operand& v, int64_t C, int64_t T, int64_t p, int64_t t, int64_t c0, int64_t N) {
   Vec out(N);
   for (int64_t j = 0; j < N; ++j) out[j] = double(v.get(p * C * T + t * C + c0 + j));
   return out;
@@ -24,13 +24,13 @@ TimeMixOracleState::TimeMixOracleState(int64_t C_, int64_t N_, int64_t B_)
     : C(C_), N(N_), B(B_),
       att_shift(size_t(B_ * C_)), wkv(size_t(B_ * C_ * N_)), row_max(size_t(B_ * C_)) {}
 
-void TimeMixOracleState::load_slot(const LayerState& s, int64_t b) {
-  for (int64_t c = 0; c < C; ++c) att_shift[size_t(b * C + c)] = double(s.att_shift(b)[c]);
+void TimeMixOracleState::load_slot(const oracle::StateOperand& s, int64_t b) {
+  for (int64_t c = 0; c < C; ++c) att_shift[size_t(b * C + c)] = s.at(b, 0, c);
   for (int64_t h = 0; h < C / N; ++h)
     for (int64_t i = 0; i < N; ++i) {
       double norm2 = 0;
       for (int64_t j = 0; j < N; ++j) {
-        const double v = double(s.row(b, 0)[s.wkv_offset(h, i, j)]);
+        const double v = s.at(b, 1 + j, h * N + i);  // web-rwkv: row 1 + key, column value
         S(b, h, i, j) = v;
         norm2 += v * v;
       }
@@ -38,8 +38,8 @@ void TimeMixOracleState::load_slot(const LayerState& s, int64_t b) {
     }
 }
 
-TimeMixOracleOutput time_mix_v7_oracle(TimeMixOracleState& st, const TensorView& r, const TensorView& z,
-                                       const TensorView& n, const TensorView& x, std::span<const Cursor> cursors,
+TimeMixOracleOutput time_mix_v7_oracle(TimeMixOracleState& st, const oracle::Operand& r, const oracle::Operand& z,
+                                       const oracle::Operand& n, const oracle::Operand& x, std::span<const Cursor> cursors,
                                        double decay) {
   const int64_t C = st.C, N = st.N, H = C / N, T = int64_t(cursors.size());
   TimeMixOracleOutput out;
@@ -79,8 +79,8 @@ TimeMixOracleOutput time_mix_v7_oracle(TimeMixOracleState& st, const TensorView&
   return out;
 }
 
-TimeFirstOracleOutput time_first_v7_oracle(const TensorView& r_k, const TensorView& r, const TensorView& n,
-                                           const TensorView& x, int64_t N) {
+TimeFirstOracleOutput time_first_v7_oracle(const oracle::Operand& r_k, const oracle::Operand& r, const oracle::Operand& n,
+                                           const oracle::Operand& x, int64_t N) {
   const int64_t C = x.shape[0], T = x.shape[1];
   TimeFirstOracleOutput out;
   out.x.assign(size_t(C * T), 0.0);

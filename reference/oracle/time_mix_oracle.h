@@ -20,6 +20,7 @@
 
 #include "reference/kernels/batch.h"
 #include "reference/tensor.h"
+#include "reference/oracle/operand.h"
 
 namespace rwkv {
 
@@ -32,8 +33,8 @@ struct TimeMixOracleState {
 
   TimeMixOracleState() = default;
   TimeMixOracleState(int64_t C, int64_t N, int64_t B);
-  // Slot b from a web-rwkv f32 LayerState (row_max starts at the rows' norms).
-  void load_slot(const LayerState& s, int64_t b);
+  // Slot b from a web-rwkv layer state, f32 or f64 (row_max starts at the rows' norms).
+  void load_slot(const oracle::StateOperand& s, int64_t b);
   double& S(int64_t b, int64_t h, int64_t i, int64_t j) { return wkv[size_t(((b * (C / N) + h) * N + i) * N + j)]; }
 };
 
@@ -44,15 +45,15 @@ struct TimeMixOracleOutput {
 
 // Runs all tokens in order; tokens use slot cursors[t].batch and the chunk's
 // last token saves x[t] (xa) into att_shift. x is read, not written.
-TimeMixOracleOutput time_mix_v7_oracle(TimeMixOracleState& state, const TensorView& r, const TensorView& z,
-                                       const TensorView& n, const TensorView& x, std::span<const Cursor> cursors,
+TimeMixOracleOutput time_mix_v7_oracle(TimeMixOracleState& state, const oracle::Operand& r, const oracle::Operand& z,
+                                       const oracle::Operand& n, const oracle::Operand& x, std::span<const Cursor> cursors,
                                        double decay);
 
 struct TimeFirstOracleOutput {
   std::vector<double> x;      // [C, T]: x + (sum_j r_k_j k_j r_j) v_i
   std::vector<double> x_mag;  // [C, T]: |x| + (sum_j |r_k_j k_j r_j|) |v_i|
 };
-TimeFirstOracleOutput time_first_v7_oracle(const TensorView& r_k, const TensorView& r, const TensorView& n,
-                                           const TensorView& x, int64_t head_size);
+TimeFirstOracleOutput time_first_v7_oracle(const oracle::Operand& r_k, const oracle::Operand& r, const oracle::Operand& n,
+                                           const oracle::Operand& x, int64_t head_size);
 
 }  // namespace rwkv

@@ -1,0 +1,328 @@
+// The discrete-event model against closed forms (one dispatch; N dispatches
+// and one sync; k syncs; a CUDA-style stream; replay; a shared event across
+// two APIs), monotonicity (more syncs never faster for the same work), every
+// dependency honoured by every schedule but deferred batching, and the
+// measured H100 sweep.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "reference/plan/model_config.h"
+#include "reference/util/rng.h"
+#include "simgpu/fidelity.h"
+#include "simgpu/simulate.h"
+#include "simgpu/workload.h"
+
+namespace {
+
+using namespace rwkv;
+using namespace rwkv::simgpu;
+
+// A profile with a distinct value in every field, so a closed form that uses
+// the wrong one fails.
+Profile test_profile(const std::string& name, const std::string& role, bool immediate = false) {
+  Profile p;
+  p.name = p.api = p.device = name;
+  p.role = role;
+  p.immediate_launch = immediate;
+  for (const std::string& f : Profile::scalar_field_names()) p.field(f) = {0, "test"};
+  p.bandwidth_gbps = {1000, "test"};
+  p.peak_gflops = {1e6, "test"};
+  p.encode_us.value = 1.5;
+  p.submit_us.value = 7;
+  p.submit_latency_us.value = 11;
+  p.cb_overhead_us.value = 3;
+  p.gap_us.value = 2;
+  p.barrier_us.value = 0.25;
+  p.wait_spin_us.value = 5;
+  p.wait_sleep_us.value = 50;
+  p.event_us.value = 13;
+  p.cross_event_us.value = 17;
+  p.handoff_us.value = 19;
+  p.replay_encode_us.value = 0.1;
+  p.replay_submit_us.value = 4;
+  p.replay_gap_us.value = 0.5;
+  p.efficiency.push_back({"default", {1, "test"}, {1, "test"}});
+  return p;
+}
+
+Schedule one_buffer(WaitMode wait = WaitMode::spin) {
+  Schedule s;
+  s.name = "one command buffer per step";
+  s.default_api = "profile";
+  s.wait_portable = s.wait_native = wait;
+  return s;
+}
+
+Schedule sync_every(int64_t n) {
+  Schedule s = one_buffer();
+  s.name = "sync every n";
+  s.split.at = "every";
+  s.split.every = n;
+  return s;
+}
+
+SimResult run(const Workload& w, const Schedule& s, const Profile& p, int64_t steps, const Profile* peer = nullptr) {
+  SimOptions o;
+  o.steps = steps;
+  o.record = true;
+  return simulate(w, s, p, peer, o);
+}
+
+TEST(SimgpuEngine, OneDispatch) {
+  const Profile p = test_profile("gpu", "native");
+  const double T = 4;
+  const SimResult r = run(synthetic_workload(1, T), one_buffer(), p, 3);
+  // encode + submit + latency + command-buffer overhead + gap + kernel + wake, step after step.
+  const double step = 1.5 + 7 + 11 + 3 + 2 + T + 5;
+  EXPECT_NEAR(r.total_us, 3 * step, 1e-9);
+  EXPECT_EQ(r.counts.dispatches, 3);
+  EXPECT_EQ(r.counts.cpu_waits, 3);
+  EXPECT_NEAR(r.syncs_per_token(), 1, 1e-12);
+  // The host spins through its wait: busy encoding, submitting and waiting (latency + overhead + gap + kernel + wake).
+  EXPECT_NEAR(r.time.host_busy, 3 * step, 1e-9);
+  EXPECT_NEAR(r.time.gpu_busy(), 3 * (3 + 2 + T), 1e-9);
+}
+
+TEST(SimgpuEngine, SleepingWaitsLeaveTheHostIdle) {
+  const Profile p = test_profile("gpu", "native");
+  const SimResult r = run(synthetic_workload(1, 4), one_buffer(WaitMode::sleep), p, 1);
+  EXPECT_NEAR(r.total_us, 1.5 + 7 + 11 + 3 + 2 + 4 + 50, 1e-9);
+  EXPECT_NEAR(r.time.host_busy, 1.5 + 7, 1e-9);
+}
+
+TEST(SimgpuEngine, NDispatchesAndOneSync) {
+  const Profile p = test_profile("gpu", "native");
+  const int N = 10;
+  const double T = 4;
+  const SimResult r = run(synthetic_workload(N, T), one_buffer(), p, 2);
+  // The chain depends on itself: every dispatch after the first pays a barrier.
+  const double step = N * 1.5 + 7 + 11 + 3 + N * (2 + T) + (N - 1) * 0.25 + 5;
+  EXPECT_NEAR(r.total_us, 2 * step, 1e-9);
+  EXPECT_NEAR(r.dispatches_per_token(), N, 1e-12);
+  EXPECT_NEAR(r.per_token(r.counts.command_buffers), 1, 1e-12);
+  // Independent dispatches pay no barrier.
+  const std::vector<Dispatch> ds(N, synthetic_workload(1, T).dispatches[0]);
+  const SimResult ind = run(dispatch_list_workload("independent", ds), one_buffer(), p, 2);
+  EXPECT_NEAR(ind.total_us, 2 * (step - (N - 1) * 0.25), 1e-9);
+}
+
+TEST(SimgpuEngine, KSyncs) {
+  const Profile p = test_profile("gpu", "native");
+  const int N = 12;
+  const double T = 3;
+  for (int k : {1, 2, 3, 4, 6, 12}) {
+    const int n = N / k;
+    const SimResult r = run(synthetic_workload(N, T), sync_every(n), p, 2);
+    const double segment = n * 1.5 + 7 + 11 + 3 + n * (2 + T) + (n - 1) * 0.25 + 5;
+    EXPECT_NEAR(r.total_us, 2 * k * segment, 1e-9) << k;
+    EXPECT_NEAR(r.syncs_per_token(), k, 1e-12) << k;
+  }
+}
+
+TEST(SimgpuEngine, AStreamLaunchesEachDispatchAsItIsEncoded) {
+  // CUDA-style: no command buffers, each launch reaches the GPU after the latency.
+  Profile p = test_profile("stream", "native", true);
+  p.encode_us.value = 3, p.submit_us.value = 0, p.submit_latency_us.value = 2, p.cb_overhead_us.value = 0;
+  p.gap_us.value = 1, p.barrier_us.value = 0;
+  const int N = 10;
+  // GPU-bound (gap + T > launch): launch + latency, then back to back.
+  EXPECT_NEAR(run(synthetic_workload(N, 5), one_buffer(), p, 1).total_us, 3 + 2 + N * (1 + 5) + 5, 1e-9);
+  // Host-bound (gap + T < launch): the last launch ends at 3N, then latency, gap, kernel, wake.
+  EXPECT_NEAR(run(synthetic_workload(N, 0.5), one_buffer(), p, 1).total_us, 3 * N + 2 + 1 + 0.5 + 5, 1e-9);
+  // t_token = sum max(T + g, L) + N_sync * c_sync (validation-and-costs.md 3.2), with a sync after every
+  // kernel: c_sync = wake + latency + min(L, T + g).
+  const SimResult every = run(synthetic_workload(N, 5), sync_every(1), p, 1);
+  EXPECT_NEAR(every.total_us, N * (3 + 2 + 1 + 5 + 5), 1e-9);
+}
+
+TEST(SimgpuEngine, ReplayedCommandBuffersUseTheReplayCosts) {
+  const Profile p = test_profile("gpu", "native");
+  Schedule s = one_buffer();
+  s.replay = true;
+  const int N = 8;
+  const double T = 2;
+  const SimResult r = run(synthetic_workload(N, T), s, p, 1);
+  EXPECT_NEAR(r.total_us, N * 0.1 + 4 + 11 + 3 + N * (0.5 + T) + (N - 1) * 0.25 + 5, 1e-9);
+}
+
+TEST(SimgpuEngine, ASharedEventOrdersTwoApisOnTheGpu) {
+  Profile a = test_profile("portable-api", "portable"), b = test_profile("native-api", "native");
+  a.peer = b.name, b.peer = a.name;
+  b.encode_us.value = 0.75, b.gap_us.value = 1, b.cb_overhead_us.value = 4, b.submit_latency_us.value = 6,
+  b.wait_spin_us.value = 9;
+  Schedule s = one_buffer();
+  s.default_api = "portable";
+  s.assign = {{"native", "b.*", "*", "*"}};
+  s.api_switch = Sync::shared_event;
+  const double T = 10;
+  std::vector<Dispatch> ds;
+  for (int i = 0; i < 3; ++i) ds.push_back(synthetic_workload(1, T).dispatches[0]), ds.back().name = "a." + std::to_string(i);
+  for (int i = 0; i < 2; ++i) ds.push_back(synthetic_workload(1, T).dispatches[0]), ds.back().name = "b." + std::to_string(i);
+  const SimResult r = run(dispatch_list_workload("a then b", ds), s, a, 1, &b);
+  // Host: A's three dispatches, commit (no wait), hand-off, B's two, commit, then waits for both.
+  const double hA = 3 * 1.5 + 7, completeA = hA + 11 + 3 + 3 * (2 + T);
+  const double hB = hA + 19 + 2 * 0.75 + 7;
+  const double readyB = std::max(hB + 6, completeA + 17);  // the event crosses APIs: cross_event_us
+  const double completeB = std::max(completeA, readyB) + 4 + 2 * (1 + T);
+  const double host = std::max(hB, completeA + 5);  // waits for A (it completes after hB)
+  EXPECT_NEAR(r.total_us, std::max(host, completeB + 9), 1e-9);
+  EXPECT_EQ(r.counts.event_waits, 1);
+  EXPECT_EQ(r.counts.handoffs, 1);
+  ASSERT_EQ(r.device->command_buffers().size(), 2u);
+  EXPECT_NEAR(r.device->command_buffers()[1].start, readyB, 1e-9);
+}
+
+TEST(SimgpuEngine, ACpuWaitHandOffWaitsForTheFirstApiBeforeEncodingOnTheSecond) {
+  Profile a = test_profile("portable-api", "portable"), b = test_profile("native-api", "native");
+  a.peer = b.name, b.peer = a.name;
+  Schedule s = one_buffer();
+  s.default_api = "portable";
+  s.assign = {{"native", "b.*", "*", "*"}};
+  s.api_switch = Sync::cpu_wait;
+  std::vector<Dispatch> ds(2, synthetic_workload(1, 10).dispatches[0]);
+  ds[0].name = "a.0", ds[1].name = "b.0";
+  const SimResult r = run(dispatch_list_workload("a then b", ds), s, a, 1, &b);
+  const double a_done = 1.5 + 7 + 11 + 3 + 2 + 10 + 5;  // A's one-dispatch round trip
+  const double b_done = a_done + 19 + 1.5 + 7 + 11 + 3 + 2 + 10 + 5;
+  EXPECT_NEAR(r.total_us, b_done, 1e-9);
+  EXPECT_EQ(r.counts.cpu_waits, 2);
+}
+
+TEST(SimgpuEngine, TheBoundIsTheLargestShareOfTheTime) {
+  Profile p = test_profile("gpu", "native");
+  EXPECT_EQ(run(synthetic_workload(10, 1000), one_buffer(), p, 2).bound(), "bandwidth");
+  p.encode_us.value = 500;  // the host cannot keep up
+  EXPECT_EQ(run(synthetic_workload(10, 1), one_buffer(), p, 2).bound(), "launch");
+  p.encode_us.value = 1.5, p.wait_spin_us.value = 1000;  // every sync is slow
+  EXPECT_EQ(run(synthetic_workload(10, 1), sync_every(1), p, 2).bound(), "sync");
+  // Compute-bound: FLOPs over a low peak.
+  p.wait_spin_us.value = 5, p.peak_gflops.value = 1;
+  Workload w = synthetic_workload(4, 0);
+  for (Dispatch& d : w.dispatches) d.fixed_us = -1, d.flops = 1e6, d.bytes_read = 1;
+  EXPECT_EQ(run(w, one_buffer(), p, 1).bound(), "compute");
+}
+
+// Adding sync points to the same work never makes it faster. (Moving them can:
+// a sync where the host runs ahead of the GPU drains the queue, one where the
+// GPU waits on the host anyway costs little, so syncs at every 33 dispatches
+// can beat syncs at every 44 on a launch-bound stream. Hence nested sets.)
+TEST(SimgpuEngine, AddingSyncsIsNeverFasterForTheSameWork) {
+  const Workload big = plan_workload(plan::build_plan(plan::preset("2.9b"), 1), [] {
+    WeightFormats f;
+    f.layer = WeightFormat::q4_k;
+    return f;
+  }());
+  const Workload tiny = plan_workload(plan::build_plan(plan::preset("tiny"), 1), WeightFormats{});
+  std::vector<Profile> profiles;
+  for (const std::string& n : profile_names()) profiles.push_back(find_profile(n));
+  profiles.push_back(test_profile("test", "native"));
+  profiles.push_back(test_profile("test-stream", "native", true));
+  for (const Workload* w : {&big, &tiny}) {
+    for (const Profile& p : profiles) {
+      for (bool replay : {false, true}) {
+        // Sync every S dispatches: S = 3 * 2^k gives nested sets of sync points, as do 1 and 0 (none).
+        double previous = 0;
+        for (int64_t every : {1, 3, 6, 12, 24, 48, 96, 192, 384, 768, 1536, 0}) {
+          Schedule s = every > 0 ? sync_every(every) : one_buffer();
+          s.replay = replay;
+          SimOptions o;
+          o.steps = 3;
+          const double t = simulate(*w, s, p, nullptr, o).total_us;
+          if (every != 1) {
+            EXPECT_LE(t, previous * (1 + 1e-12)) << p.name << " " << w->name << " every " << every;
+          }
+          previous = t;
+        }
+      }
+    }
+  }
+}
+
+// The same on the device itself, with random nested sets of sync points.
+double run_with_syncs(const Workload& w, const Profile& p, const std::vector<bool>& sync_after, int steps) {
+  SimDevice dev({ApiSetup{&p, WaitMode::spin, false}}, w, size_t(steps), false);
+  for (int s = 0; s < steps; ++s) {
+    int64_t cb = -1;
+    for (size_t i = 0; i < w.dispatches.size(); ++i) {
+      if (w.dispatches[i].host) continue;
+      if (cb < 0) cb = dev.begin(0);
+      dev.encode(uint32_t(cb), uint32_t(i), uint32_t(s));
+      if (sync_after[i] || i + 1 == w.dispatches.size()) {
+        dev.commit(uint32_t(cb));
+        dev.wait(uint32_t(cb));
+        cb = -1;
+      }
+    }
+  }
+  dev.finish();
+  return dev.device_free();
+}
+
+TEST(SimgpuEngine, RandomNestedSyncSetsOnTheDevice) {
+  const Workload w = plan_workload(plan::build_plan(plan::preset("0.1b"), 1), WeightFormats{});
+  Rng rng(2027);
+  std::vector<Profile> profiles;
+  for (const std::string& n : profile_names()) profiles.push_back(find_profile(n));
+  profiles.push_back(test_profile("test-stream", "native", true));
+  for (const Profile& p : profiles) {
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<bool> few(w.dispatches.size(), false), more;
+      for (size_t i = 0; i < few.size(); ++i) few[i] = rng.next_u32() % 50 == 0;
+      more = few;
+      for (size_t i = 0; i < more.size(); ++i) more[i] = more[i] || rng.next_u32() % 20 == 0;
+      EXPECT_LE(run_with_syncs(w, p, few, 2), run_with_syncs(w, p, more, 2) * (1 + 1e-12)) << p.name << " " << trial;
+    }
+  }
+}
+
+TEST(SimgpuEngine, EveryScheduleButDeferredBatchingHonoursEveryDependency) {
+  WeightFormats f;
+  f.layer = WeightFormat::q4_k;
+  for (const char* cfg : {"tiny", "2.9b"}) {
+    const Workload w = plan_workload(plan::build_plan(plan::preset(cfg), 1), f);
+    for (const char* pair : {"apple-m2max-wgpu", "nvidia-h100-vulkan"}) {
+      const Profile p = find_profile(pair), peer = find_profile(p.peer);
+      for (const std::string& sn : schedule_names()) {
+        const SimResult r = run(w, find_schedule(sn), p, 3, &peer);
+        const std::vector<Violation> v = find_violations(w.resources, 3, r.device->op_runs());
+        if (sn == "deferred-batching") {
+          ASSERT_FALSE(v.empty()) << cfg << " " << pair;
+          EXPECT_EQ(w.dispatches[v[0].consumer].name, "blocks.0.att.blit_kk");
+          EXPECT_EQ(w.dispatches[v[0].producer].name, "blocks.0.att.matmul_k");
+          EXPECT_EQ(w.resources.names[v[0].resource], "k");
+        } else {
+          EXPECT_TRUE(v.empty()) << sn << " " << cfg << " " << pair << ": " << w.dispatches[v[0].consumer % w.dispatches.size()].name;
+        }
+        // Every op instance ran exactly once.
+        EXPECT_EQ(r.device->run_order().size(), 3 * w.dispatches.size()) << sn;
+      }
+    }
+  }
+}
+
+TEST(SimgpuEngine, TheH100ProfilesReproduceTheMeasuredSweep) {
+  const std::vector<H100SweepPoint> pts = h100_sweep(find_profile("nvidia-h100-cuda"), find_profile("nvidia-h100-vulkan"));
+  ASSERT_EQ(pts.size(), 28u);
+  double sum = 0;
+  for (const H100SweepPoint& p : pts) {
+    EXPECT_LT(std::fabs(p.error()), 0.12) << p.api << " K=" << p.K << " T=" << p.kernel_us << " syncs=" << p.syncs
+                                          << ": measured " << p.measured << ", simulated " << p.predicted;
+    sum += std::fabs(p.error());
+  }
+  EXPECT_LT(sum / double(pts.size()), 0.05);
+}
+
+TEST(SimgpuEngine, SchedulesNeedingTheOtherApiNameTheMissingPeer) {
+  Profile lone = test_profile("lone", "portable");
+  const Workload w = plan_workload(plan::build_plan(plan::preset("tiny"), 1), WeightFormats{});
+  try {
+    run(w, find_schedule("full-metal"), lone, 1);
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("native"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("names no peer"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
