@@ -285,7 +285,7 @@ TEST_P(CudaHarness, PassesTheDefaultPolicy) {
     harness::RunSpec run;
     run.tokens = seeded_tokens(chunk == 1 ? 3 : 40, w.config.V, 11);
     run.chunk = chunk;
-    const harness::CheckResult r = harness::check_backend(w, *cuda, bo, run, o);
+    const harness::CheckResult r = harness::check_backend(w, *cuda, nullptr, bo, run, o);
     const harness::CheckRecord* first = r.first_divergence();
     EXPECT_EQ(first, nullptr) << "chunk " << chunk << ": first divergence " << harness::describe(*first);
   }

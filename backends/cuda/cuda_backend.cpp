@@ -256,6 +256,10 @@ struct CudaBackend::Impl {
   void release() {
     shapes.clear();
     cur = nullptr;
+    release_streams();
+  }
+
+  void release_streams() {
     for (uint8_t* p : staging) cudaFreeHost(p);
     for (float* p : logits_host) cudaFreeHost(p);
     staging.clear();
@@ -268,6 +272,26 @@ struct CudaBackend::Impl {
     done.clear();
     done_recorded.clear();
     streams.clear();
+  }
+
+  void make_streams() {
+    const int n = opt.strategy == CudaStrategy::inflight ? opt.in_flight : 1;
+    for (int i = 0; i < n; ++i) {
+      cudaStream_t s = nullptr;
+      check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "creating a stream");
+      streams.push_back(s);
+      cudaEvent_t e = nullptr;
+      check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "creating an event");
+      done.push_back(e);
+    }
+    done_recorded.assign(size_t(n), false);
+    staging.assign(size_t(n), nullptr);
+    staging_bytes.assign(size_t(n), 0);
+    logits_host.assign(size_t(n), nullptr);
+    logits_floats.assign(size_t(n), 0);
+    logits_step.assign(size_t(n), -1);
+    stream = streams[0];
+    slot = 0;
   }
 
   void sync_all(const char* what) {
@@ -572,6 +596,24 @@ CudaBackend::~CudaBackend() = default;
 std::string CudaBackend::name() const { return cuda_backend_name(impl_->opt); }
 const CudaOptions& CudaBackend::options() const { return impl_->opt; }
 
+void CudaBackend::set_options(const CudaOptions& options) {
+  Impl& m = *impl_;
+  if (m.in_step) throw std::logic_error("cuda backend: set_options inside a step");
+  if (options.device != m.opt.device && m.loaded)
+    throw std::invalid_argument("cuda backend: set_options cannot move a loaded model to another device");
+  if (m.loaded) {
+    m.sync_all("finishing the steps before changing the strategy");
+    for (auto& [key, s] : m.shapes) {
+      for (auto& [range, exec] : s->graphs) cudaGraphExecDestroy(exec);
+      s->graphs.clear();
+    }
+    m.release_streams();
+  }
+  m.opt = options;
+  m.k = options.canonical ? &cuda::canonical_kernels() : &cuda::fast_kernels();
+  if (m.loaded) m.make_streams();
+}
+
 void CudaBackend::load(const Rwkv7Weights& weights, const BackendOptions& options) {
   Impl& m = *impl_;
   std::string why;
@@ -588,23 +630,7 @@ void CudaBackend::load(const Rwkv7Weights& weights, const BackendOptions& option
   m.bo = options;
   m.steps = 0;
   m.in_step = false;
-  const int n = m.opt.strategy == CudaStrategy::inflight ? m.opt.in_flight : 1;
-  for (int i = 0; i < n; ++i) {
-    cudaStream_t s = nullptr;
-    check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "creating a stream");
-    m.streams.push_back(s);
-    cudaEvent_t e = nullptr;
-    check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "creating an event");
-    m.done.push_back(e);
-  }
-  m.done_recorded.assign(size_t(n), false);
-  m.staging.assign(size_t(n), nullptr);
-  m.staging_bytes.assign(size_t(n), 0);
-  m.logits_host.assign(size_t(n), nullptr);
-  m.logits_floats.assign(size_t(n), 0);
-  m.logits_step.assign(size_t(n), -1);
-  m.stream = m.streams[0];
-  m.slot = 0;
+  m.make_streams();
   m.upload_weights();
   const plan::ModelConfig& c = weights.config;
   m.state_floats = size_t(c.C * (c.N + 2) * options.slots);

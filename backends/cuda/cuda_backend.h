@@ -69,6 +69,9 @@ class CudaBackend : public Backend {
   void write_state(int64_t layer, std::span<const float> state) override;
 
   const CudaOptions& options() const;
+  // Changes the strategy (and kernel set) between steps, keeping the weights,
+  // states and buffers; captured graphs are dropped.
+  void set_options(const CudaOptions& options);
   // Waits for every stream.
   void synchronize();
   // inflight: the logits of step `step` (counted from load), waiting for it;
