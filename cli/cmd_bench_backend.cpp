@@ -127,7 +127,7 @@ void run_backend_bench(const BackendBenchArgs& a) {
       for (const backends::CudaOptions& so : strategies) {
         b.set_options(so);
         const bool inflight = so.strategy == backends::CudaStrategy::inflight;
-        int64_t step = 0;
+        const int64_t first = b.steps_begun();
         std::vector<float> sink(size_t(w.config.V));
         auto run_step = [&](std::span<const uint32_t> tokens) {
           const forward::Chunk chunk{0, tokens};
@@ -141,11 +141,11 @@ void run_backend_bench(const BackendBenchArgs& a) {
             std::memcpy(sink.data(), l.bytes.data(), sink.size() * sizeof(float));
           }
           b.end_step();
-          if (inflight && step + 1 >= so.in_flight) {  // the logits of the step N-1 back
-            const float* l = b.logits_of(step + 1 - so.in_flight);
+          const int64_t done = b.steps_begun() - first;  // steps of this strategy so far
+          if (inflight && done >= so.in_flight) {  // the logits of the step N-1 back
+            const float* l = b.logits_of(b.steps_begun() - so.in_flight);
             std::memcpy(sink.data(), l, sink.size() * sizeof(float));
           }
-          ++step;
         };
         // Untimed warm-up of both shapes (plans, buffers, graph captures).
         run_step(std::span(prompt).subspan(0, size_t(std::min<int64_t>(a.chunk, a.prefill))));

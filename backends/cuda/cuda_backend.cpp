@@ -720,6 +720,8 @@ const float* CudaBackend::logits_of(int64_t step) {
   throw std::out_of_range(fmt::format("cuda backend: the logits of step {} are no longer held", step));
 }
 
+int64_t CudaBackend::steps_begun() const { return impl_->steps; }
+
 void CudaBackend::synchronize() { impl_->sync_all("synchronizing the streams"); }
 
 size_t CudaBackend::graph_count() const {
@@ -791,18 +793,32 @@ std::vector<double> CudaBackend::time_ops(int repeats) {
   check(cudaEventCreate(&a), "creating a timing event");
   check(cudaEventCreate(&b), "creating a timing event");
   std::vector<double> us;
+  cudaGraphExec_t exec = nullptr;
+  auto cleanup = [&] {
+    if (exec) cudaGraphExecDestroy(exec);
+    exec = nullptr;
+  };
   try {
     for (const Resolved& r : m.cur->ops) {
-      m.launch(r, m.stream);  // warm
-      check(cudaEventRecord(a, m.stream), "recording a timing event");
+      check(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal), "capturing a timed op");
       for (int i = 0; i < repeats; ++i) m.launch(r, m.stream);
+      cudaGraph_t g = nullptr;
+      check(cudaStreamEndCapture(m.stream, &g), fmt::format("capturing op {}", r.name));
+      const cudaError_t ie = cudaGraphInstantiate(&exec, g, 0);
+      cudaGraphDestroy(g);
+      if (ie != cudaSuccess) fail(ie, fmt::format("instantiating the timing graph of op {}", r.name));
+      check(cudaGraphLaunch(exec, m.stream), "warming a timed op");
+      check(cudaEventRecord(a, m.stream), "recording a timing event");
+      check(cudaGraphLaunch(exec, m.stream), fmt::format("timing op {}", r.name));
       check(cudaEventRecord(b, m.stream), "recording a timing event");
       check(cudaEventSynchronize(b), fmt::format("timing op {}", r.name));
       float ms = 0;
       check(cudaEventElapsedTime(&ms, a, b), "reading a timing event");
       us.push_back(1000.0 * double(ms) / repeats);
+      cleanup();
     }
   } catch (...) {
+    cleanup();
     cudaEventDestroy(a);
     cudaEventDestroy(b);
     throw;

@@ -77,11 +77,14 @@ class CudaBackend : public Backend {
   // inflight: the logits of step `step` (counted from load), waiting for it;
   // valid until N more steps are submitted. Throws if it is no longer held.
   const float* logits_of(int64_t step);
+  // Steps begun since load (the next step's number, for logits_of).
+  int64_t steps_begun() const;
   // CUDA graphs captured so far (graph strategy), over all plan shapes.
   size_t graph_count() const;
-  // Device time of each op of the current step, in microseconds: every op
-  // launched `repeats` times between two events (buffers and states are left
-  // with whatever the repeats computed). For calibrate.
+  // Device time of each op of the current step, in microseconds: `repeats`
+  // launches of the op captured in a CUDA graph, replayed between two events,
+  // so host launch costs stay out (a replayed graph's per-kernel gap stays in).
+  // Buffers and states are left with whatever the repeats computed. For calibrate.
   std::vector<double> time_ops(int repeats);
 
  private:

@@ -3,8 +3,10 @@
 //
 //   gemv_*      matmul_vec: one warp per output row and token, 16-byte weight
 //               loads, each lane a sequential partial, a shuffle tree. fp16,
-//               Q4_K (sum q*x and sum x per sub-block, then D*sum_qx - M*sum_x)
-//               and Q6_K; other formats take the canonical kernel.
+//               Q4_K and Q6_K; other formats take the canonical kernel.
+//   norms       layer_norm: a block of 256 threads per row, the row in
+//               registers, two-pass mean and variance by warp shuffles;
+//               group_norm and l2_norm: one warp per (head, token) row.
 //   gemm_tc     matmul_mat with f16 activations: weights dequantised to f16
 //               tiles in shared memory and multiplied on the tensor cores
 //               (wmma 16x16x16, f32 accumulation). A quantised weight's f32
@@ -92,16 +94,15 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const
     load8(xl + 8, xlo + 8);
     load8(xl + 32, xhi);
     load8(xl + 40, xhi + 8);
-    float sq0 = 0.0f, sx0 = 0.0f, sq1 = 0.0f, sx1 = 0.0f;
+    // Each weight's value first (D*q - M, as the format defines it), then the
+    // product: factoring D and M out of the sums would cancel catastrophically.
+    const float D0 = d * float(sc0), M0 = dmin * float(m0), D1 = d * float(sc1), M1 = dmin * float(m1);
 #pragma unroll
     for (int i = 0; i < 16; ++i) {
       const uint32_t byte = (qw[i >> 2] >> (8 * (i & 3))) & 0xffu;
-      sq0 += float(byte & 15u) * xlo[i];
-      sx0 += xlo[i];
-      sq1 += float(byte >> 4) * xhi[i];
-      sx1 += xhi[i];
+      acc += (D0 * float(byte & 15u) - M0) * xlo[i];
+      acc += (D1 * float(byte >> 4) - M1) * xhi[i];
     }
-    acc += (d * float(sc0)) * sq0 - (dmin * float(m0)) * sx0 + (d * float(sc1)) * sq1 - (dmin * float(m1)) * sx1;
   }
   acc = warp_sum(acc);
   if (lane == 0) st(y, t * w.M + m, activate(act, acc));
@@ -310,5 +311,125 @@ void matmul_mat_fast(const DevMatrix& w, Dev x, Dev y, Activation act, cudaStrea
     TY* yp = static_cast<TY*>(y.p);
     if (split) gemm_tc_k<true><<<grid, kTcThreads, kTcSmem, s>>>(w, xp, yp, T, int(act));
     else gemm_tc_k<false><<<grid, kTcThreads, kTcSmem, s>>>(w, xp, yp, T, int(act));
+  });
+}
+
+// ---- normalisation (two-pass, the row held in registers) ----
+__device__ __forceinline__ float block_sum(float v, float* scratch) {
+  v = warp_sum(v);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  __syncthreads();  // scratch may still be read from the previous sum
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  float t = lane < warps ? scratch[lane] : 0.0f;
+  return warp_sum(t);
+}
+
+constexpr int kLnThreads = 256, kLnPer = 16;  // rows of up to 4096 channels
+
+template <class TX, class TO>
+__global__ void __launch_bounds__(kLnThreads) layer_norm_fast_k(const TX* x, TO* out, const h16* w, const h16* b,
+                                                                int64_t len, float eps) {
+  __shared__ float scratch[32];
+  const TX* xr = x + int64_t(blockIdx.x) * len;
+  TO* orow = out + int64_t(blockIdx.x) * len;
+  float v[kLnPer];
+  float s = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kLnPer; ++k) {
+    const int64_t j = threadIdx.x + int64_t(k) * kLnThreads;
+    v[k] = j < len ? ld(xr, j) : 0.0f;
+    s += v[k];
+  }
+  const float mean = block_sum(s, scratch) / float(len);
+  float q = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kLnPer; ++k) {
+    const int64_t j = threadIdx.x + int64_t(k) * kLnThreads;
+    const float d = v[k] - mean;
+    if (j < len) q += d * d;
+  }
+  const float rstd = 1.0f / sqrtf(block_sum(q, scratch) / float(len) + eps);
+#pragma unroll
+  for (int k = 0; k < kLnPer; ++k) {
+    const int64_t j = threadIdx.x + int64_t(k) * kLnThreads;
+    if (j < len) st(orow, j, (v[k] - mean) * rstd * hf(w[j]) + hf(b[j]));
+  }
+}
+
+// One warp per row of up to 128 channels: group_norm (l2 = false) or l2_norm.
+template <bool kL2, class TX, class TO>
+__global__ void __launch_bounds__(256) row_norm_warp_k(const TX* x, TO* out, const h16* w, const h16* b, int64_t rows,
+                                                       int64_t len, int64_t weight_rows, float eps) {
+  const int64_t r = int64_t(blockIdx.x) * 8 + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (r >= rows) return;
+  const TX* xr = x + r * len;
+  TO* orow = out + r * len;
+  float v[4];
+  float s = 0.0f;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const int64_t j = lane + 32 * k;
+    v[k] = j < len ? ld(xr, j) : 0.0f;
+    s += kL2 ? v[k] * v[k] : v[k];
+  }
+  s = warp_sum(s);
+  if (kL2) {
+    const float scale = 1.0f / sqrtf(s + eps);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const int64_t j = lane + 32 * k;
+      if (j < len) st(orow, j, v[k] * scale);
+    }
+    return;
+  }
+  const float mean = s / float(len);
+  float q = 0.0f;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const int64_t j = lane + 32 * k;
+    const float d = v[k] - mean;
+    if (j < len) q += d * d;
+  }
+  const float rstd = 1.0f / sqrtf(warp_sum(q) / float(len) + eps);
+  const int64_t wo = (r % weight_rows) * len;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const int64_t j = lane + 32 * k;
+    if (j < len) st(orow, j, (v[k] - mean) * rstd * hf(w[wo + j]) + hf(b[wo + j]));
+  }
+}
+
+void layer_norm_fast(Dev x, Dev out, const uint16_t* w, const uint16_t* b, int64_t len, int64_t weight_rows, int bs,
+                     float eps, cudaStream_t s) {
+  const int64_t rows = x.numel() / len;
+  const bool warp_rows = len <= 128, block_rows = weight_rows == 1 && len <= int64_t(kLnThreads) * kLnPer;
+  if (!warp_rows && !block_rows) return layer_norm(x, out, w, b, len, weight_rows, bs, eps, s);
+  with_type(x.f16, [&](auto tx) {
+    with_type(out.f16, [&](auto to) {
+      using TX = decltype(tx);
+      using TO = decltype(to);
+      const TX* xp = static_cast<const TX*>(x.p);
+      TO* op = static_cast<TO*>(out.p);
+      if (warp_rows)
+        row_norm_warp_k<false><<<unsigned((rows + 7) / 8), 256, 0, s>>>(xp, op, w, b, rows, len, weight_rows, eps);
+      else
+        layer_norm_fast_k<<<unsigned(rows), kLnThreads, 0, s>>>(xp, op, w, b, len, eps);
+    });
+  });
+}
+
+void l2_norm_fast(Dev x, Dev out, int64_t len, float eps, cudaStream_t s) {
+  if (len > 128) return l2_norm(x, out, len, eps, s);
+  const int64_t rows = x.numel() / len;
+  with_type(x.f16, [&](auto tx) {
+    with_type(out.f16, [&](auto to) {
+      using TX = decltype(tx);
+      using TO = decltype(to);
+      row_norm_warp_k<true><<<unsigned((rows + 7) / 8), 256, 0, s>>>(static_cast<const TX*>(x.p),
+                                                                     static_cast<TO*>(out.p), nullptr, nullptr, rows,
+                                                                     len, 1, eps);
+    });
   });
 }
