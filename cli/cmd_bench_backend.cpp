@@ -92,7 +92,10 @@ void run_backend_bench(const BackendBenchArgs& a) {
   const backends::CudaOptions base = backends::parse_cuda_backend_name(a.backend);
   std::vector<backends::CudaOptions> strategies;
   for (const std::string& s : split_list(a.strategies)) {
-    backends::CudaOptions o = backends::parse_cuda_backend_name("cuda:" + s);
+    std::string opts = s;  // "graph+pdl": options of one strategy joined by '+'
+    for (char& ch : opts)
+      if (ch == '+') ch = ',';
+    backends::CudaOptions o = backends::parse_cuda_backend_name("cuda:" + opts);
     o.canonical = base.canonical;
     strategies.push_back(o);
   }
@@ -156,6 +159,7 @@ void run_backend_bench(const BackendBenchArgs& a) {
         r.format = format;
         r.strategy = backends::strategy_name(so.strategy);
         if (inflight) r.strategy += fmt::format("={}", so.in_flight);
+        if (so.pdl) r.strategy += "+pdl";
         const auto t0 = Clock::now();
         size_t at = 0;
         for (int64_t len : forward::chunk_lengths(a.prefill, a.chunk)) {

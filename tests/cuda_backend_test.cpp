@@ -306,6 +306,8 @@ INSTANTIATE_TEST_SUITE_P(
                     CheckParam{WeightFormat::q4_k, DType::f16, "cuda:layer"},
                     CheckParam{WeightFormat::q4_k, DType::f16, "cuda:graph"},
                     CheckParam{WeightFormat::q4_k, DType::f16, "cuda:inflight=2"},
+                    CheckParam{WeightFormat::q4_k, DType::f16, "cuda:graph,pdl"},
+                    CheckParam{WeightFormat::fp16, DType::f32, "cuda:token,pdl"},
                     CheckParam{WeightFormat::fp16, DType::f16, "cuda:graph,canonical"}),
     check_name);
 
@@ -356,13 +358,14 @@ TEST(CudaStrategies, WholeStepsGiveTheOpByOpBits) {
   REQUIRE_GPU();
   const Rwkv7Weights& w = tiny(WeightFormat::q4_k);
   const WholeRun base = run_whole(w, "cuda:op");
-  for (const char* name : {"cuda:layer", "cuda:token", "cuda:graph", "cuda:inflight=2", "cuda:inflight=3"}) {
+  for (const char* name : {"cuda:layer", "cuda:token", "cuda:graph", "cuda:inflight=2", "cuda:inflight=3",
+                           "cuda:graph,pdl", "cuda:token,pdl"}) {
     const WholeRun r = run_whole(w, name);
     ASSERT_EQ(r.logits.size(), base.logits.size()) << name;
     for (size_t s = 0; s < r.logits.size(); ++s)
       EXPECT_EQ(r.logits[s], base.logits[s]) << name << ": logits of step " << s;
     EXPECT_EQ(r.states, base.states) << name << ": final states";
-    if (std::string(name) == "cuda:graph") {
+    if (std::string(name).rfind("cuda:graph", 0) == 0) {
       EXPECT_EQ(r.graphs, 3u) << "one graph per step shape (T = 32, 8, 1)";
     }
   }

@@ -138,6 +138,7 @@ CudaOptions parse_cuda_backend_name(const std::string& name) {
     else if (opt == "token") set(CudaStrategy::token);
     else if (opt == "graph") set(CudaStrategy::graph);
     else if (opt == "canonical") o.canonical = true;
+    else if (opt == "pdl") o.pdl = true;
     else if (opt.rfind("inflight=", 0) == 0) {
       set(CudaStrategy::inflight);
       const std::string n = opt.substr(9);
@@ -155,7 +156,7 @@ CudaOptions parse_cuda_backend_name(const std::string& name) {
       o.device = int(v);
     } else {
       throw std::invalid_argument(fmt::format("backend '{}': unknown option '{}' (expected op, layer, token, graph, "
-                                              "inflight=N, canonical, device=I)",
+                                              "inflight=N, canonical, pdl, device=I)",
                                               name, opt));
     }
   }
@@ -177,6 +178,7 @@ std::string cuda_backend_name(const CudaOptions& o) {
   std::string s = fmt::format("cuda:{}", strategy_name(o.strategy));
   if (o.strategy == CudaStrategy::inflight) s += fmt::format("={}", o.in_flight);
   if (o.canonical) s += ",canonical";
+  if (o.pdl) s += ",pdl";
   if (o.device != 0) s += fmt::format(",device={}", o.device);
   return s;
 }
@@ -226,6 +228,7 @@ struct CudaBackend::Impl {
   const Rwkv7Weights* w = nullptr;
   BackendOptions bo;
   bool loaded = false;
+  bool pdl_supported = false;  // compute capability 9.0 or later
   // Streams: one, or one per step in flight; `done` is recorded at each step's end.
   std::vector<cudaStream_t> streams;
   std::vector<cudaEvent_t> done;
@@ -532,6 +535,7 @@ struct CudaBackend::Impl {
     if (b > e || e > cur->ops.size())
       throw std::out_of_range(fmt::format("cuda backend: ops [{}, {}) of a plan of {}", b, e, cur->ops.size()));
     if (b == e) return;
+    k->set_pdl(opt.pdl && pdl_supported);
     if (opt.strategy == CudaStrategy::graph) return run_graph(b, e);
     for (size_t i = b; i < e; ++i) {
       const Resolved& r = cur->ops[i];
@@ -619,6 +623,11 @@ void CudaBackend::load(const Rwkv7Weights& weights, const BackendOptions& option
   std::string why;
   if (!cuda_available(&why)) throw std::runtime_error("cuda backend: " + why);
   check(cudaSetDevice(m.opt.device), fmt::format("selecting device {}", m.opt.device));
+  {
+    cudaDeviceProp p{};
+    check(cudaGetDeviceProperties(&p, m.opt.device), "reading the device properties");
+    m.pdl_supported = p.major >= 9;
+  }
   if (options.slots < 1 || options.slots > forward::Executor::kMaxSlots)
     throw std::invalid_argument(fmt::format("cuda backend: {} slots, expected 1 to {}", options.slots,
                                             forward::Executor::kMaxSlots));
@@ -798,6 +807,7 @@ std::vector<double> CudaBackend::time_ops(int repeats) {
     if (exec) cudaGraphExecDestroy(exec);
     exec = nullptr;
   };
+  m.k->set_pdl(m.opt.pdl && m.pdl_supported);
   try {
     for (const Resolved& r : m.cur->ops) {
       check(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal), "capturing a timed op");

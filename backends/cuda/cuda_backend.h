@@ -22,6 +22,9 @@
 //               logits are copied back asynchronously (logits_of())
 //   canonical   the canonical kernel set (kernels.h): the reference's orders,
 //               canonical math, no FMA contraction
+//   pdl         programmatic dependent launch (sm_90+): each kernel's launch
+//               overlaps its predecessor's run (it waits for it on the GPU);
+//               with any strategy, e.g. "cuda:graph,pdl"
 // e.g. "cuda:graph", "cuda:canonical", "cuda:inflight=3". Every CUDA call and
 // launch is checked; an error names the op (or the buffer, the layer).
 #include <memory>
@@ -37,6 +40,7 @@ struct CudaOptions {
   CudaStrategy strategy = CudaStrategy::token;
   int in_flight = 2;  // inflight: steps in flight (1..8)
   bool canonical = false;
+  bool pdl = false;
   int device = 0;
 };
 

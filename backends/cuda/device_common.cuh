@@ -123,3 +123,38 @@ __device__ __forceinline__ float activate(int act, float x) {
 // Grid-stride loop bounds for flat element-wise kernels.
 __device__ __forceinline__ int64_t flat_index() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
 __device__ __forceinline__ int64_t flat_stride() { return int64_t(gridDim.x) * blockDim.x; }
+
+// Programmatic dependent launch (sm_90): with the `pdl` option, kernels are
+// launched with programmatic stream serialisation, so the next kernel's launch
+// overlaps this one's run; every kernel waits for its predecessor's completion
+// (and memory) before touching global memory, then lets its successor launch.
+// Without the launch attribute both instructions are no-ops.
+__device__ __forceinline__ void pdl_enter() {
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 900)
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Whether this kernel set launches with programmatic stream serialisation.
+inline bool& pdl_enabled() {
+  static bool on = false;
+  return on;
+}
+inline void set_pdl(bool on) { pdl_enabled() = on; }
+
+// kernel<<<grid, block, smem, s>>>(args...), with the PDL attribute when enabled.
+template <class... P, class... A>
+inline void launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, A... args) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = s;
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = &attr;
+  cfg.numAttrs = pdl_enabled() ? 1 : 0;
+  cudaLaunchKernelEx(&cfg, kernel, static_cast<P>(args)...);
+}

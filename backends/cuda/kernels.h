@@ -52,6 +52,8 @@ struct DevState {
 
 struct Kernels {
   const char* name;
+  // Programmatic dependent launch on or off for the launches that follow (sm_90+ only).
+  void (*set_pdl)(bool on);
   // out[:, s] = table[:, ids[s]] (table f16 [C, V]).
   void (*embedding)(const uint16_t* table, const uint32_t* ids, Dev out, cudaStream_t);
   // Rows of `len` channels, weight row (r % weight_rows); bs = the emulated workgroup (128 LN, 32 GN).

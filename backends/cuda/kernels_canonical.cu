@@ -20,7 +20,7 @@ namespace rwkv::cuda {
 
 const Kernels& canonical_kernels() {
   using namespace canonical;
-  static const Kernels k{"canonical",  embedding, layer_norm, l2_norm,    token_shift,      blit,
+  static const Kernels k{"canonical",  set_pdl, embedding, layer_norm, l2_norm,    token_shift,      blit,
                          binary,       lerp,      control_k,  channel_mix, affine,          time_mix,
                          time_first,   matmul_vec_canon,      matmul_mat_simt,              softmax};
   return k;

@@ -15,6 +15,7 @@ inline unsigned flat_blocks(int64_t n, int threads = 256) {
 
 template <class TO>
 __global__ void embedding_k(const h16* table, const uint32_t* ids, TO* out, int64_t C, int64_t n) {
+  pdl_enter();
   for (int64_t i = flat_index(); i < n; i += flat_stride()) {
     const int64_t s = i / C, c = i % C;
     st(out, i, h2f(table[int64_t(ids[s]) * C + c]));
@@ -24,7 +25,7 @@ __global__ void embedding_k(const h16* table, const uint32_t* ids, TO* out, int6
 void embedding(const uint16_t* table, const uint32_t* ids, Dev out, cudaStream_t s) {
   with_type(out.f16, [&](auto to) {
     using TO = decltype(to);
-    embedding_k<<<flat_blocks(out.numel()), 256, 0, s>>>(table, ids, static_cast<TO*>(out.p), out.d0, out.numel());
+    launch(embedding_k<TO>, flat_blocks(out.numel()), 256, 0, s, table, ids, static_cast<TO*>(out.p), out.d0, out.numel());
   });
 }
 
@@ -32,6 +33,7 @@ void embedding(const uint16_t* table, const uint32_t* ids, Dev out, cudaStream_t
 template <class TX, class TM, class TO>
 __global__ void token_shift_k(const TX* x, const TM* mu, int64_t mu_tstep, TO* out, const float* state, int64_t rows,
                               int64_t row, const DevCursor* cur, int64_t C, int64_t n) {
+  pdl_enter();
   for (int64_t i = flat_index(); i < n; i += flat_stride()) {
     const int64_t s = i / C, c = i % C;
     const DevCursor cu = cur[s];
@@ -51,7 +53,7 @@ void token_shift(Dev x, Dev mu, Dev out, DevState state, int64_t state_row, cons
         using TX = decltype(tx);
         using TM = decltype(tm);
         using TO = decltype(to);
-        token_shift_k<<<flat_blocks(n), 256, 0, s>>>(static_cast<const TX*>(x.p), static_cast<const TM*>(mu.p),
+        launch(token_shift_k<TX, TM, TO>, flat_blocks(n), 256, 0, s, static_cast<const TX*>(x.p), static_cast<const TM*>(mu.p),
                                                      mu_tstep, static_cast<TO*>(out.p), state.p, state.rows(),
                                                      state_row, cursors, C, n);
       });
@@ -60,6 +62,7 @@ void token_shift(Dev x, Dev mu, Dev out, DevState state, int64_t state_row, cons
 }
 
 template <class TI, class TO> __global__ void blit_k(const TI* in, TO* out, int64_t n) {
+  pdl_enter();
   for (int64_t i = flat_index(); i < n; i += flat_stride()) st(out, i, ld(in, i));
 }
 
@@ -68,7 +71,7 @@ void blit(Dev in, int64_t in_offset, Dev out, int64_t out_offset, int64_t n, cud
     with_type(out.f16, [&](auto to) {
       using TI = decltype(ti);
       using TO = decltype(to);
-      blit_k<<<flat_blocks(n), 256, 0, s>>>(static_cast<const TI*>(in.p) + in_offset,
+      launch(blit_k<TI, TO>, flat_blocks(n), 256, 0, s, static_cast<const TI*>(in.p) + in_offset,
                                             static_cast<TO*>(out.p) + out_offset, n);
     });
   });
@@ -78,6 +81,7 @@ void blit(Dev in, int64_t in_offset, Dev out, int64_t out_offset, int64_t n, cud
 template <class TI, class TO>
 __global__ void binary_k(bool mul, int act, const TI* in, int64_t ts, int64_t bs, TO* out, int64_t C, int64_t T,
                          int64_t n) {
+  pdl_enter();
   for (int64_t i = flat_index(); i < n; i += flat_stride()) {
     const int64_t c = i % C, r = i / C, t = r % T, b = r / T;
     const float u = ld(in, t * ts + b * bs + c);
@@ -93,7 +97,7 @@ void binary(bool mul, Activation act, Dev in, Dev out, cudaStream_t s) {
     with_type(out.f16, [&](auto to) {
       using TI = decltype(ti);
       using TO = decltype(to);
-      binary_k<<<flat_blocks(n), 256, 0, s>>>(mul, int(act), static_cast<const TI*>(in.p), ts, bs,
+      launch(binary_k<TI, TO>, flat_blocks(n), 256, 0, s, mul, int(act), static_cast<const TI*>(in.p), ts, bs,
                                               static_cast<TO*>(out.p), C, out.d1, n);
     });
   });
@@ -102,6 +106,7 @@ void binary(bool mul, Activation act, Dev in, Dev out, cudaStream_t s) {
 // d = x - y; e = d * f; y = y + e (f broadcast like binary's in).
 template <class TF, class TX, class TY>
 __global__ void lerp_k(const TF* f, int64_t fts, int64_t fbs, const TX* x, TY* y, int64_t C, int64_t T, int64_t n) {
+  pdl_enter();
   for (int64_t i = flat_index(); i < n; i += flat_stride()) {
     const int64_t c = i % C, r = i / C, t = r % T, b = r / T;
     const float yv = ld(y, i);
@@ -119,7 +124,7 @@ void lerp(Dev f, Dev x, Dev y, cudaStream_t s) {
         using TF = decltype(tf);
         using TX = decltype(tx);
         using TY = decltype(ty);
-        lerp_k<<<flat_blocks(n), 256, 0, s>>>(static_cast<const TF*>(f.p), ts, bs, static_cast<const TX*>(x.p),
+        launch(lerp_k<TF, TX, TY>, flat_blocks(n), 256, 0, s, static_cast<const TF*>(f.p), ts, bs, static_cast<const TX*>(x.p),
                                               static_cast<TY*>(y.p), C, y.d1, n);
       });
     });
@@ -129,6 +134,7 @@ void lerp(Dev f, Dev x, Dev y, cudaStream_t s) {
 // d = a - 1; e = d * k_a; g = 1 + e; k = k * g.
 template <class TK, class TA>
 __global__ void control_k_k(TK* k, const TA* a, const h16* ka, int64_t C, int64_t n) {
+  pdl_enter();
   for (int64_t i = flat_index(); i < n; i += flat_stride()) {
     const float g = 1.0f + (ld(a, i) - 1.0f) * h2f(ka[i % C]);
     st(k, i, ld(k, i) * g);
@@ -141,7 +147,7 @@ void control_k(Dev k, Dev a, const uint16_t* k_a, cudaStream_t s) {
     with_type(a.f16, [&](auto ta) {
       using TK = decltype(tk);
       using TA = decltype(ta);
-      control_k_k<<<flat_blocks(n), 256, 0, s>>>(static_cast<TK*>(k.p), static_cast<const TA*>(a.p), k_a, k.d0, n);
+      launch(control_k_k<TK, TA>, flat_blocks(n), 256, 0, s, static_cast<TK*>(k.p), static_cast<const TA*>(a.p), k_a, k.d0, n);
     });
   });
 }
@@ -150,6 +156,7 @@ void control_k(Dev k, Dev a, const uint16_t* k_a, cudaStream_t s) {
 template <class TV, class TX>
 __global__ void channel_mix_k(const TV* v, TX* x, float* state, int64_t rows, const DevCursor* cur, int64_t C,
                               int64_t n) {
+  pdl_enter();
   for (int64_t i = flat_index(); i < n; i += flat_stride()) {
     const int64_t s = i / C, c = i % C;
     const DevCursor cu = cur[s];
@@ -164,7 +171,7 @@ void channel_mix(Dev v, Dev x, DevState state, const DevCursor* cursors, cudaStr
     with_type(x.f16, [&](auto tx) {
       using TV = decltype(tv);
       using TX = decltype(tx);
-      channel_mix_k<<<flat_blocks(n), 256, 0, s>>>(static_cast<const TV*>(v.p), static_cast<TX*>(x.p), state.p,
+      launch(channel_mix_k<TV, TX>, flat_blocks(n), 256, 0, s, static_cast<const TV*>(v.p), static_cast<TX*>(x.p), state.p,
                                                    state.rows(), cursors, x.d0, n);
     });
   });
@@ -172,12 +179,13 @@ void channel_mix(Dev v, Dev x, DevState state, const DevCursor* cursors, cudaStr
 
 // x = (scale * x) + bias.
 template <class TX> __global__ void affine_k(TX* x, float scale, float bias, int64_t n) {
+  pdl_enter();
   for (int64_t i = flat_index(); i < n; i += flat_stride()) st(x, i, scale * ld(x, i) + bias);
 }
 
 void affine(Dev x, float scale, float bias, cudaStream_t s) {
   with_type(x.f16, [&](auto tx) {
     using TX = decltype(tx);
-    affine_k<<<flat_blocks(x.numel()), 256, 0, s>>>(static_cast<TX*>(x.p), scale, bias, x.numel());
+    launch(affine_k<TX>, flat_blocks(x.numel()), 256, 0, s, static_cast<TX*>(x.p), scale, bias, x.numel());
   });
 }

@@ -23,7 +23,7 @@ namespace rwkv::cuda {
 
 const Kernels& fast_kernels() {
   using namespace fast;
-  static const Kernels k{"fast",      embedding, layer_norm_fast, l2_norm_fast, token_shift, blit,
+  static const Kernels k{"fast",      set_pdl, embedding, layer_norm_fast, l2_norm_fast, token_shift, blit,
                          binary,      lerp,      control_k,  channel_mix, affine,          time_mix,
                          time_first,  matmul_vec_fast,       matmul_mat_fast,              softmax};
   return k;

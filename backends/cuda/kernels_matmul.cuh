@@ -70,6 +70,7 @@ constexpr int kVecRows = 4;
 template <class TX, class TY>
 __global__ void __launch_bounds__(kVecThreads) matmul_vec_canon_k(DevMatrix w, const TX* x, TY* y, int act,
                                                                   bool sparse) {
+  pdl_enter();
   __shared__ float part[kVecRows][kVecThreads];
   const int64_t K = w.K, M = w.M;
   const int64_t m0 = int64_t(blockIdx.x) * kVecRows, t = blockIdx.y;
@@ -110,7 +111,7 @@ void matmul_vec_canon(const DevMatrix& w, Dev x, Dev y, Activation act, bool spa
     with_type(y.f16, [&](auto ty) {
       using TX = decltype(tx);
       using TY = decltype(ty);
-      matmul_vec_canon_k<<<grid, kVecThreads, 0, s>>>(w, static_cast<const TX*>(x.p), static_cast<TY*>(y.p),
+      launch(matmul_vec_canon_k<TX, TY>, grid, kVecThreads, 0, s, w, static_cast<const TX*>(x.p), static_cast<TY*>(y.p),
                                                       int(act), sparse);
     });
   });
@@ -121,6 +122,7 @@ constexpr int kMatTile = 64, kMatK = 32, kMatThreads = 256;
 template <class TX, class TY>
 __global__ void __launch_bounds__(kMatThreads) matmul_mat_simt_k(DevMatrix w, const TX* x, TY* y, int64_t T,
                                                                  int act) {
+  pdl_enter();
   __shared__ float ws[kMatTile][kMatK + 1];
   __shared__ float xs[kMatTile][kMatK + 1];
   const int64_t K = w.K, M = w.M;
@@ -172,7 +174,7 @@ void matmul_mat_simt(const DevMatrix& w, Dev x, Dev y, Activation act, cudaStrea
     with_type(y.f16, [&](auto ty) {
       using TX = decltype(tx);
       using TY = decltype(ty);
-      matmul_mat_simt_k<<<grid, kMatThreads, 0, s>>>(w, static_cast<const TX*>(x.p), static_cast<TY*>(y.p), T,
+      launch(matmul_mat_simt_k<TX, TY>, grid, kMatThreads, 0, s, w, static_cast<const TX*>(x.p), static_cast<TY*>(y.p), T,
                                                      int(act));
     });
   });

@@ -43,6 +43,7 @@ constexpr int kGemvWarps = 8;
 template <class TX, class TY>
 __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, const TX* x, TY* y, int64_t K, int64_t M,
                                                                int act) {
+  pdl_enter();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t m = int64_t(blockIdx.x) * kGemvWarps + warp, t = blockIdx.y;
   if (m >= M) return;
@@ -70,6 +71,7 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, con
 // g = p/2 (sub-blocks 2g low nibbles and 2g+1 high nibbles).
 template <class TX, class TY>
 __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const TX* x, TY* y, int act) {
+  pdl_enter();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t m = int64_t(blockIdx.x) * kGemvWarps + warp, t = blockIdx.y;
   if (m >= w.M) return;
@@ -112,6 +114,7 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const
 // eight positions l = 8*(p%4) .. +7 of its four 32-value quadrants.
 template <class TX, class TY>
 __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q6k_k(DevMatrix w, const TX* x, TY* y, int act) {
+  pdl_enter();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t m = int64_t(blockIdx.x) * kGemvWarps + warp, t = blockIdx.y;
   if (m >= w.M) return;
@@ -167,11 +170,11 @@ void matmul_vec_fast(const DevMatrix& w, Dev x, Dev y, Activation act, bool spar
       const TX* xp = static_cast<const TX*>(x.p);
       TY* yp = static_cast<TY*>(y.p);
       if (fp16)
-        gemv_fp16_k<<<grid, 32 * kGemvWarps, 0, s>>>(reinterpret_cast<const h16*>(w.data), xp, yp, w.K, w.M, int(act));
+        launch(gemv_fp16_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, reinterpret_cast<const h16*>(w.data), xp, yp, w.K, w.M, int(act));
       else if (w.fmt == Fmt::q4_k)
-        gemv_q4k_k<<<grid, 32 * kGemvWarps, 0, s>>>(w, xp, yp, int(act));
+        launch(gemv_q4k_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act));
       else
-        gemv_q6k_k<<<grid, 32 * kGemvWarps, 0, s>>>(w, xp, yp, int(act));
+        launch(gemv_q6k_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act));
     });
   });
 }
@@ -214,6 +217,7 @@ __device__ __forceinline__ void decode16(const DevMatrix& w, int64_t m, int64_t 
 
 template <bool kSplit, class TY>
 __global__ void __launch_bounds__(kTcThreads) gemm_tc_k(DevMatrix w, const h16* x, TY* y, int64_t T, int act) {
+  pdl_enter();
   using namespace nvcuda;
   extern __shared__ __align__(128) unsigned char smem[];
   __half* a_hi = reinterpret_cast<__half*>(smem);
@@ -309,8 +313,8 @@ void matmul_mat_fast(const DevMatrix& w, Dev x, Dev y, Activation act, cudaStrea
     using TY = decltype(ty);
     const h16* xp = static_cast<const h16*>(x.p);
     TY* yp = static_cast<TY*>(y.p);
-    if (split) gemm_tc_k<true><<<grid, kTcThreads, kTcSmem, s>>>(w, xp, yp, T, int(act));
-    else gemm_tc_k<false><<<grid, kTcThreads, kTcSmem, s>>>(w, xp, yp, T, int(act));
+    if (split) launch(gemm_tc_k<true, TY>, grid, kTcThreads, kTcSmem, s, w, xp, yp, T, int(act));
+    else launch(gemm_tc_k<false, TY>, grid, kTcThreads, kTcSmem, s, w, xp, yp, T, int(act));
   });
 }
 
@@ -330,6 +334,7 @@ constexpr int kLnThreads = 256, kLnPer = 16;  // rows of up to 4096 channels
 template <class TX, class TO>
 __global__ void __launch_bounds__(kLnThreads) layer_norm_fast_k(const TX* x, TO* out, const h16* w, const h16* b,
                                                                 int64_t len, float eps) {
+  pdl_enter();
   __shared__ float scratch[32];
   const TX* xr = x + int64_t(blockIdx.x) * len;
   TO* orow = out + int64_t(blockIdx.x) * len;
@@ -361,6 +366,7 @@ __global__ void __launch_bounds__(kLnThreads) layer_norm_fast_k(const TX* x, TO*
 template <bool kL2, class TX, class TO>
 __global__ void __launch_bounds__(256) row_norm_warp_k(const TX* x, TO* out, const h16* w, const h16* b, int64_t rows,
                                                        int64_t len, int64_t weight_rows, float eps) {
+  pdl_enter();
   const int64_t r = int64_t(blockIdx.x) * 8 + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (r >= rows) return;
@@ -413,9 +419,9 @@ void layer_norm_fast(Dev x, Dev out, const uint16_t* w, const uint16_t* b, int64
       const TX* xp = static_cast<const TX*>(x.p);
       TO* op = static_cast<TO*>(out.p);
       if (warp_rows)
-        row_norm_warp_k<false><<<unsigned((rows + 7) / 8), 256, 0, s>>>(xp, op, w, b, rows, len, weight_rows, eps);
+        launch(row_norm_warp_k<false, TX, TO>, unsigned((rows + 7) / 8), 256, 0, s, xp, op, w, b, rows, len, weight_rows, eps);
       else
-        layer_norm_fast_k<<<unsigned(rows), kLnThreads, 0, s>>>(xp, op, w, b, len, eps);
+        launch(layer_norm_fast_k<TX, TO>, unsigned(rows), kLnThreads, 0, s, xp, op, w, b, len, eps);
     });
   });
 }
@@ -427,7 +433,7 @@ void l2_norm_fast(Dev x, Dev out, int64_t len, float eps, cudaStream_t s) {
     with_type(out.f16, [&](auto to) {
       using TX = decltype(tx);
       using TO = decltype(to);
-      row_norm_warp_k<true><<<unsigned((rows + 7) / 8), 256, 0, s>>>(static_cast<const TX*>(x.p),
+      launch(row_norm_warp_k<true, TX, TO>, unsigned((rows + 7) / 8), 256, 0, s, static_cast<const TX*>(x.p),
                                                                      static_cast<TO*>(out.p), nullptr, nullptr, rows,
                                                                      len, 1, eps);
     });

@@ -13,6 +13,7 @@ constexpr int kMaxFlat = 512;  // 4 * the largest workgroup (128)
 template <class TX, class TO>
 __global__ void __launch_bounds__(kNormThreads) layer_norm_k(const TX* x, TO* out, const h16* w, const h16* b,
                                                              int64_t len, int64_t weight_rows, int bs, float eps) {
+  pdl_enter();
   __shared__ float sn[kMaxFlat], smean[kMaxFlat], sm2[kMaxFlat];
   __shared__ float row_mean, row_rstd;
   const int64_t r = blockIdx.x;
@@ -90,7 +91,7 @@ void layer_norm(Dev x, Dev out, const uint16_t* w, const uint16_t* b, int64_t le
     with_type(out.f16, [&](auto to) {
       using TX = decltype(tx);
       using TO = decltype(to);
-      layer_norm_k<<<unsigned(rows), kNormThreads, 0, s>>>(static_cast<const TX*>(x.p), static_cast<TO*>(out.p), w,
+      launch(layer_norm_k<TX, TO>, unsigned(rows), kNormThreads, 0, s, static_cast<const TX*>(x.p), static_cast<TO*>(out.p), w,
                                                            b, len, weight_rows, bs, eps);
     });
   });
@@ -99,6 +100,7 @@ void layer_norm(Dev x, Dev out, const uint16_t* w, const uint16_t* b, int64_t le
 // Sum of squares per flat state (workgroup of 128), tree, fold; y = x * rsqrt(sum + eps).
 template <class TX, class TO>
 __global__ void __launch_bounds__(kNormThreads) l2_norm_k(const TX* x, TO* out, int64_t len, float eps) {
+  pdl_enter();
   __shared__ float sq[kMaxFlat];
   __shared__ float row_scale;
   const int64_t r = blockIdx.x;
@@ -135,7 +137,7 @@ void l2_norm(Dev x, Dev out, int64_t len, float eps, cudaStream_t s) {
     with_type(out.f16, [&](auto to) {
       using TX = decltype(tx);
       using TO = decltype(to);
-      l2_norm_k<<<unsigned(rows), kNormThreads, 0, s>>>(static_cast<const TX*>(x.p), static_cast<TO*>(out.p), len,
+      launch(l2_norm_k<TX, TO>, unsigned(rows), kNormThreads, 0, s, static_cast<const TX*>(x.p), static_cast<TO*>(out.p), len,
                                                         eps);
     });
   });
@@ -143,6 +145,7 @@ void l2_norm(Dev x, Dev out, int64_t len, float eps, cudaStream_t s) {
 
 // softmax of f32 columns: max tree, sum-of-exp tree, exp / sum.
 __global__ void __launch_bounds__(kNormThreads) softmax_k(const float* x, float* out, int64_t len) {
+  pdl_enter();
   __shared__ float a[kMaxFlat];
   __shared__ float col_max, col_sum;
   const float* col = x + int64_t(blockIdx.x) * len;
@@ -182,5 +185,5 @@ __global__ void __launch_bounds__(kNormThreads) softmax_k(const float* x, float*
 
 void softmax(Dev x, Dev out, cudaStream_t s) {
   const int64_t len = x.d0, cols = x.numel() / len;
-  softmax_k<<<unsigned(cols), kNormThreads, 0, s>>>(static_cast<const float*>(x.p), static_cast<float*>(out.p), len);
+  launch(softmax_k, unsigned(cols), kNormThreads, 0, s, static_cast<const float*>(x.p), static_cast<float*>(out.p), len);
 }

@@ -16,6 +16,7 @@ __device__ __forceinline__ float negate(float x) { return __uint_as_float(__floa
 template <int N, class TA>
 __global__ void __launch_bounds__(N) time_mix_k(float* state, int64_t C, int64_t T, const TA* r, const TA* z,
                                                 const TA* n, TA* x, const DevCursor* cur, float neg_decay) {
+  pdl_enter();
   __shared__ float sr[N], sw[N], sk[N], sA[N], sB[N];
   const int64_t h = blockIdx.x;
   const int i = threadIdx.x;
@@ -87,7 +88,7 @@ void launch_time_mix(DevState state, Dev r, Dev z, Dev n, Dev x, const DevCursor
   const int64_t C = x.d0, T = x.d1;
   with_type(x.f16, [&](auto tx) {
     using T_ = decltype(tx);
-    time_mix_k<N, T_><<<unsigned(C / N), N, 0, s>>>(state.p, C, T, static_cast<const T_*>(r.p),
+    launch(time_mix_k<N, T_>, unsigned(C / N), N, 0, s, state.p, C, T, static_cast<const T_*>(r.p),
                                                     static_cast<const T_*>(z.p), static_cast<const T_*>(n.p),
                                                     static_cast<T_*>(x.p), cursors, -decay);
   });
@@ -109,6 +110,7 @@ bool time_mix(DevState state, Dev r, Dev z, Dev n, Dev x, const DevCursor* curso
 //   xx = ((s0 + s1) + s2) + s3; x += xx * v.
 template <class T>
 __global__ void time_first_k(const h16* rk, const T* r, const T* n, T* x, int64_t C, int64_t Tn, int N) {
+  pdl_enter();
   extern __shared__ float shared[];
   const int64_t h = blockIdx.x, t = blockIdx.y;
   const int f = threadIdx.x;
@@ -131,7 +133,7 @@ void time_first(const uint16_t* r_k, Dev r, Dev n, Dev x, int64_t head_size, cud
   with_type(x.f16, [&](auto tx) {
     using T_ = decltype(tx);
     const dim3 grid(unsigned(C / head_size), unsigned(T));
-    time_first_k<T_><<<grid, unsigned(head_size), size_t(head_size) * sizeof(float), s>>>(
+    launch(time_first_k<T_>, grid, unsigned(head_size), size_t(head_size) * sizeof(float), s, 
         r_k, static_cast<const T_*>(r.p), static_cast<const T_*>(n.p), static_cast<T_*>(x.p), C, T, int(head_size));
   });
 }
