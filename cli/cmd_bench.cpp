@@ -13,6 +13,7 @@
 
 #include "bench/forward_bench.h"
 #include "bench/machine_limits.h"
+#include "cli/bench_backend.h"
 #include "cli/commands.h"
 #include "reference/model/rwkv7_weights.h"
 #include "reference/model/rwkv7_gguf.h"
@@ -143,9 +144,14 @@ void run_bench(const BenchArgs& a) {
 void add_bench_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "prefill and decode tokens/s of the reference forward, golden dump cost");
   auto* a = new BenchArgs;
+  auto* g = new BackendBenchArgs;
+  cmd->add_option("--backend", g->backend, "a GPU backend to bench instead of the reference (cuda, cuda:canonical): "
+                                           "tokens/s per strategy beside the bandwidth and dispatch floors");
+  cmd->add_option("--strategies", g->strategies, "with --backend: submission strategies")->capture_default_str();
+  cmd->add_option("--out", g->out, "with --backend: also write the table (Markdown) to this file");
   cmd->add_option("--configs", a->configs, "synthetic model sizes, comma-separated")->capture_default_str();
   cmd->add_option("--formats", a->formats, "weights of the synthetic models (GGUF): fp16, q4_k, q6_k, q8_0")
-      ->capture_default_str();
+      ->capture_default_str();  // shared with --backend
   cmd->add_option("--model", a->model, "a model file (.st or .gguf) instead of the synthetic ones");
   cmd->add_option("--models-dir", a->models_dir, "where synthetic models are written once and reused")
       ->capture_default_str();
@@ -155,7 +161,16 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--precision", a->precision, "activations f16 or f32")->capture_default_str();
   cmd->add_flag("--golden,!--no-golden", a->golden, "also time the run with a golden file written")
       ->capture_default_str();
-  cmd->callback([a] { run_bench(*a); });
+  cmd->callback([a, g, cmd] {
+    if (cmd->count("--backend") == 0) return run_bench(*a);
+    if (cmd->count("--configs")) g->configs = a->configs;
+    if (cmd->count("--formats")) g->formats = a->formats;
+    g->models_dir = a->models_dir;
+    if (cmd->count("--prefill")) g->prefill = a->prefill;
+    if (cmd->count("--chunk")) g->chunk = a->chunk;
+    if (cmd->count("--decode")) g->decode = a->decode;
+    run_backend_bench(*g);
+  });
 }
 
 }  // namespace rwkv::cli

@@ -99,7 +99,7 @@ void add_check_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("check", "validate a backend, or an engine's dump, against the reference op by op");
   auto* a = new CheckArgs;
   cmd->add_option("--backend", a->backend, "a backend to run side by side with the reference: reference, "
-                                           "cpu-reordered, faulty");
+                                           "cpu-reordered, faulty, cuda[:OPTIONS] (backends/cuda/cuda_backend.h)");
   cmd->add_option("--fault", a->fault, "the faulty backend's planted bug (rwkv-oracle check --list-faults)");
   cmd->add_option("--golden", a->golden, "a golden file (rwkv-oracle golden)");
   cmd->add_option("--candidate", a->candidate, "an engine's dump in the golden schema (vectors/SCHEMA.md)");

@@ -18,6 +18,7 @@ void add_quantize_command(CLI::App& app);
 void add_golden_command(CLI::App& app);
 void add_simulate_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_check_command(CLI::App& app);
 void add_dump_command(CLI::App& app);

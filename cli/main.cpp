@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   rwkv::cli::add_check_command(app);
   rwkv::cli::add_dump_command(app);
   rwkv::cli::add_bench_command(app);
+  rwkv::cli::add_calibrate_command(app);
   rwkv::cli::add_vectors_command(app);
   rwkv::cli::add_conformance_command(app);
 

@@ -151,6 +151,7 @@ CheckResult check_backend(const Rwkv7Weights& w, Backend& cand, Backend* chained
     }
     ref.end_step();
     cand.end_step();
+    if (chained) chained->end_step();
     if (failed && o.stop_at_first) break;
   }
   return res;

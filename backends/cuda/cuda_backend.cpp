@@ -1,0 +1,841 @@
+// The CUDA backend's host side (cuda_backend.h): weights, buffers, op
+// resolution, submission strategies. The kernels are in kernels_*.cu.
+#include "backends/cuda/cuda_backend.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "backends/cuda/kernels.h"
+#include "reference/formats/blocks.h"
+
+namespace rwkv::backends {
+
+using cuda::Dev;
+using cuda::DevCursor;
+using cuda::DevMatrix;
+using cuda::DevState;
+using plan::Kernel;
+
+static_assert(sizeof(DevCursor) == sizeof(Cursor) && alignof(DevCursor) == alignof(Cursor));
+
+namespace {
+
+[[noreturn]] void fail(cudaError_t e, const std::string& what) {
+  throw std::runtime_error(fmt::format("cuda backend: {}: {} ({})", what, cudaGetErrorName(e), cudaGetErrorString(e)));
+}
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) fail(e, what);
+}
+void check(cudaError_t e, const std::string& what) {
+  if (e != cudaSuccess) fail(e, what);
+}
+
+constexpr size_t kAlign = 256;
+size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+cuda::Fmt fmt_of(WeightFormat f) { return cuda::Fmt(uint8_t(f)); }
+static_assert(uint8_t(WeightFormat::sf4) == uint8_t(cuda::Fmt::sf4));
+
+// One device allocation split into aligned pieces.
+struct Arena {
+  void* base = nullptr;
+  size_t size = 0;
+  Arena() = default;
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+  ~Arena() { reset(); }
+  void reset() {
+    if (base) cudaFree(base);
+    base = nullptr;
+    size = 0;
+  }
+  void allocate(size_t bytes, const std::string& what) {
+    reset();
+    check(cudaMalloc(&base, std::max<size_t>(bytes, kAlign)), fmt::format("allocating {} bytes for {}", bytes, what));
+    size = bytes;
+    check(cudaMemset(base, 0, std::max<size_t>(bytes, kAlign)), fmt::format("zeroing {}", what));
+  }
+  uint8_t* at(size_t offset) const { return static_cast<uint8_t*>(base) + offset; }
+};
+
+// A plan buffer on the device.
+struct DevBuf {
+  Dev dev;
+  DType dtype = DType::f32;
+  size_t bytes() const { return size_t(dev.numel()) * dtype_size(dtype); }
+};
+
+// One op with every argument resolved to device pointers.
+struct Resolved {
+  Kernel kind = Kernel::blit;
+  std::string name;
+  int64_t layer = -1;
+  Dev in[4];
+  Dev out;
+  Dev vec;  // weights[0] as an f16 tensor (token_shift mu, binary operand)
+  const uint16_t* w0 = nullptr;
+  const uint16_t* w1 = nullptr;
+  DevMatrix mat;
+  DevState state;
+  Activation act = Activation::none;
+  float eps = 0, scale = 1, bias = 0;
+  int64_t head_size = 0, state_row = -1, in_offset = 0, out_offset = 0, count = 0;
+  bool sparse = false, use_vec = false;
+};
+
+// Buffers, resolved ops and graphs of one plan shape.
+struct StepShape {
+  std::string key;
+  Arena arena;
+  std::map<std::string, DevBuf> buffers;
+  DevCursor* cursors = nullptr;
+  uint32_t* tokens = nullptr;
+  size_t io_bytes = 0;
+  int64_t T = 0;
+  std::vector<Resolved> ops;
+  std::map<std::pair<size_t, size_t>, cudaGraphExec_t> graphs;
+  ~StepShape() {
+    for (auto& [range, exec] : graphs) cudaGraphExecDestroy(exec);
+  }
+};
+
+constexpr size_t kMaxGraphsPerShape = 4096;
+constexpr size_t kMaxShapes = 8;
+
+std::string shape_key(const plan::Plan& p) {
+  std::string k = fmt::format("T={};ops={};out=", p.T, p.ops.size());
+  for (const plan::TokenRun& r : p.outputs) k += fmt::format("{}+{},", r.first, r.count);
+  return k;
+}
+
+}  // namespace
+
+CudaOptions parse_cuda_backend_name(const std::string& name) {
+  CudaOptions o;
+  if (name == "cuda") return o;
+  if (name.rfind("cuda:", 0) != 0)
+    throw std::invalid_argument(fmt::format("'{}' is not a cuda backend name (expected cuda or cuda:OPTIONS)", name));
+  std::string rest = name.substr(5);
+  size_t at = 0;
+  bool strategy_set = false;
+  while (at <= rest.size()) {
+    const size_t comma = rest.find(',', at);
+    const std::string opt = rest.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    at = comma == std::string::npos ? rest.size() + 1 : comma + 1;
+    auto set = [&](CudaStrategy s) {
+      if (strategy_set) throw std::invalid_argument(fmt::format("backend '{}': more than one strategy", name));
+      strategy_set = true;
+      o.strategy = s;
+    };
+    if (opt == "op") set(CudaStrategy::op);
+    else if (opt == "layer") set(CudaStrategy::layer);
+    else if (opt == "token") set(CudaStrategy::token);
+    else if (opt == "graph") set(CudaStrategy::graph);
+    else if (opt == "canonical") o.canonical = true;
+    else if (opt == "pdl") o.pdl = true;
+    else if (opt.rfind("inflight=", 0) == 0) {
+      set(CudaStrategy::inflight);
+      const std::string n = opt.substr(9);
+      char* end = nullptr;
+      const long v = std::strtol(n.c_str(), &end, 10);
+      if (n.empty() || *end != '\0' || v < 1 || v > 8)
+        throw std::invalid_argument(fmt::format("backend '{}': inflight={}: expected a count from 1 to 8", name, n));
+      o.in_flight = int(v);
+    } else if (opt.rfind("device=", 0) == 0) {
+      const std::string n = opt.substr(7);
+      char* end = nullptr;
+      const long v = std::strtol(n.c_str(), &end, 10);
+      if (n.empty() || *end != '\0' || v < 0 || v > 63)
+        throw std::invalid_argument(fmt::format("backend '{}': device={}: expected a device index", name, n));
+      o.device = int(v);
+    } else {
+      throw std::invalid_argument(fmt::format("backend '{}': unknown option '{}' (expected op, layer, token, graph, "
+                                              "inflight=N, canonical, pdl, device=I)",
+                                              name, opt));
+    }
+  }
+  return o;
+}
+
+const char* strategy_name(CudaStrategy s) {
+  switch (s) {
+    case CudaStrategy::op: return "op";
+    case CudaStrategy::layer: return "layer";
+    case CudaStrategy::token: return "token";
+    case CudaStrategy::graph: return "graph";
+    case CudaStrategy::inflight: return "inflight";
+  }
+  return "?";
+}
+
+std::string cuda_backend_name(const CudaOptions& o) {
+  std::string s = fmt::format("cuda:{}", strategy_name(o.strategy));
+  if (o.strategy == CudaStrategy::inflight) s += fmt::format("={}", o.in_flight);
+  if (o.canonical) s += ",canonical";
+  if (o.pdl) s += ",pdl";
+  if (o.device != 0) s += fmt::format(",device={}", o.device);
+  return s;
+}
+
+bool cuda_available(std::string* why) {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    if (why) *why = fmt::format("no usable CUDA driver or device ({}: {})", cudaGetErrorName(e), cudaGetErrorString(e));
+    cudaGetLastError();
+    return false;
+  }
+  if (n == 0) {
+    if (why) *why = "no CUDA device found";
+    return false;
+  }
+  cudaDeviceProp p{};
+  if (cudaGetDeviceProperties(&p, 0) != cudaSuccess) {
+    if (why) *why = "cudaGetDeviceProperties failed on device 0";
+    cudaGetLastError();
+    return false;
+  }
+  if (p.major * 10 + p.minor < 75) {
+    if (why)
+      *why = fmt::format("device 0 ({}) has compute capability {}.{}; this build runs on 7.5 and later", p.name,
+                         p.major, p.minor);
+    return false;
+  }
+  return true;
+}
+
+std::string cuda_device_description(int device) {
+  cudaDeviceProp p{};
+  check(cudaGetDeviceProperties(&p, device), "reading the device properties");
+  int driver = 0, runtime = 0;
+  cudaDriverGetVersion(&driver);
+  cudaRuntimeGetVersion(&runtime);
+  return fmt::format("{} (sm_{}{}, {} SMs, {:.1f} GiB, L2 {} MiB, bus {} bits), CUDA driver API {}.{}, runtime {}.{}",
+                     p.name, p.major, p.minor, p.multiProcessorCount, double(p.totalGlobalMem) / (1 << 30),
+                     p.l2CacheSize >> 20, p.memoryBusWidth, driver / 1000, (driver % 1000) / 10, runtime / 1000,
+                     (runtime % 1000) / 10);
+}
+
+struct CudaBackend::Impl {
+  CudaOptions opt;
+  const cuda::Kernels* k = nullptr;
+  const Rwkv7Weights* w = nullptr;
+  BackendOptions bo;
+  bool loaded = false;
+  bool pdl_supported = false;  // compute capability 9.0 or later
+  // Streams: one, or one per step in flight; `done` is recorded at each step's end.
+  std::vector<cudaStream_t> streams;
+  std::vector<cudaEvent_t> done;
+  std::vector<bool> done_recorded;
+  int64_t steps = 0;  // steps begun since load
+  cudaStream_t stream = nullptr;  // the current step's
+  int slot = 0;
+  // Weights and states.
+  Arena weights;
+  std::map<std::string, const uint16_t*> vectors;
+  std::map<std::string, DevMatrix> matrices;
+  Arena states;
+  std::vector<float*> state;
+  size_t state_floats = 0;  // per layer
+  // Steps.
+  std::map<std::string, std::unique_ptr<StepShape>> shapes;
+  StepShape* cur = nullptr;
+  bool in_step = false;
+  // Pinned host staging of cursors and tokens, and the in-flight logits ring.
+  std::vector<uint8_t*> staging;
+  std::vector<size_t> staging_bytes;
+  std::vector<float*> logits_host;
+  std::vector<size_t> logits_floats;
+  std::vector<int64_t> logits_step;
+
+  ~Impl() { release(); }
+
+  void release() {
+    shapes.clear();
+    cur = nullptr;
+    release_streams();
+  }
+
+  void release_streams() {
+    for (uint8_t* p : staging) cudaFreeHost(p);
+    for (float* p : logits_host) cudaFreeHost(p);
+    staging.clear();
+    staging_bytes.clear();
+    logits_host.clear();
+    logits_floats.clear();
+    logits_step.clear();
+    for (cudaEvent_t e : done) cudaEventDestroy(e);
+    for (cudaStream_t s : streams) cudaStreamDestroy(s);
+    done.clear();
+    done_recorded.clear();
+    streams.clear();
+  }
+
+  void make_streams() {
+    const int n = opt.strategy == CudaStrategy::inflight ? opt.in_flight : 1;
+    for (int i = 0; i < n; ++i) {
+      cudaStream_t s = nullptr;
+      check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "creating a stream");
+      streams.push_back(s);
+      cudaEvent_t e = nullptr;
+      check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "creating an event");
+      done.push_back(e);
+    }
+    done_recorded.assign(size_t(n), false);
+    staging.assign(size_t(n), nullptr);
+    staging_bytes.assign(size_t(n), 0);
+    logits_host.assign(size_t(n), nullptr);
+    logits_floats.assign(size_t(n), 0);
+    logits_step.assign(size_t(n), -1);
+    stream = streams[0];
+    slot = 0;
+  }
+
+  void sync_all(const char* what) {
+    for (cudaStream_t s : streams) check(cudaStreamSynchronize(s), what);
+  }
+
+  const uint16_t* vec(const std::string& name) const {
+    auto it = vectors.find(name);
+    if (it == vectors.end()) throw std::invalid_argument(fmt::format("cuda backend: no weight vector '{}'", name));
+    return it->second;
+  }
+  Dev vec_dev(const std::string& name) const {
+    const WeightVector& v = w->vector(name);
+    Dev d;
+    d.p = const_cast<uint16_t*>(vec(name));
+    d.f16 = true;
+    d.d0 = v.shape[0], d.d1 = v.shape[1], d.d2 = v.shape[2];
+    return d;
+  }
+
+  void upload_weights() {
+    // Sizes first, then one allocation.
+    size_t total = 0;
+    for (const auto& [name, v] : w->vectors) total += align_up(size_t(v.shape.numel()) * 2);
+    for (const auto& [name, m] : w->matrices) total += align_up(m.data_bytes) + align_up(m.meta_count * 2);
+    total += align_up(2 * 16 * sizeof(float));
+    weights.allocate(total, "the weights");
+    size_t at = 0;
+    auto put = [&](const void* src, size_t bytes, const std::string& what) {
+      uint8_t* dst = weights.at(at);
+      if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "uploading " + what);
+      at += align_up(bytes);
+      return dst;
+    };
+    float t[32];
+    std::memcpy(t, blocks::nf4_table(), 16 * sizeof(float));
+    std::memcpy(t + 16, blocks::sf4_table(), 16 * sizeof(float));
+    const uint8_t* tables = put(t, sizeof(t), "the NF4/SF4 tables");
+    for (const auto& [name, v] : w->vectors)
+      vectors[name] = reinterpret_cast<const uint16_t*>(put(v.data, size_t(v.shape.numel()) * 2, name));
+    for (const auto& [name, m] : w->matrices) {
+      DevMatrix d;
+      d.fmt = fmt_of(m.format);
+      d.K = m.K;
+      d.M = m.M;
+      d.data = put(m.data, m.data_bytes, name);
+      d.meta = m.meta_count ? reinterpret_cast<const uint16_t*>(put(m.meta, m.meta_count * 2, name + " (meta)"))
+                            : nullptr;
+      d.table = reinterpret_cast<const float*>(tables) + (m.format == WeightFormat::sf4 ? 16 : 0);
+      d.row_bytes = (m.format == WeightFormat::q4_k || m.format == WeightFormat::q6_k || m.format == WeightFormat::q8_0)
+                        ? blocks::ggml_row_bytes(m.format, m.K)
+                        : 0;
+      matrices[name] = d;
+    }
+  }
+
+  const DevMatrix& mat(const std::string& name) const {
+    auto it = matrices.find(name);
+    if (it == matrices.end()) throw std::invalid_argument(fmt::format("cuda backend: no weight matrix '{}'", name));
+    return it->second;
+  }
+
+  DevState layer_state(int64_t layer, const std::string& op) const {
+    if (layer < 0 || layer >= int64_t(state.size()))
+      throw std::invalid_argument(fmt::format("cuda backend: op {} names state layer {}, the model has {}", op, layer,
+                                              state.size()));
+    return DevState{state[size_t(layer)], w->config.C, w->config.N};
+  }
+
+  std::unique_ptr<StepShape> make_shape(const plan::Plan& p, const std::string& key) {
+    auto s = std::make_unique<StepShape>();
+    s->key = key;
+    s->T = p.T;
+    size_t total = 0;
+    for (const plan::Buffer& b : p.buffers)
+      total += align_up(size_t(b.d0 * b.d1 * b.d2) * dtype_size(forward::buffer_dtype(b, bo.forward)));
+    s->io_bytes = align_up(size_t(p.T) * sizeof(DevCursor)) + size_t(p.T) * sizeof(uint32_t);
+    total += align_up(s->io_bytes);
+    s->arena.allocate(total, fmt::format("the buffers of a {}-token step", p.T));
+    size_t at = 0;
+    for (const plan::Buffer& b : p.buffers) {
+      DevBuf d;
+      d.dtype = forward::buffer_dtype(b, bo.forward);
+      d.dev.p = s->arena.at(at);
+      d.dev.f16 = d.dtype == DType::f16;
+      d.dev.d0 = b.d0, d.dev.d1 = b.d1, d.dev.d2 = b.d2;
+      at += align_up(d.bytes());
+      s->buffers[b.name] = d;
+    }
+    s->cursors = reinterpret_cast<DevCursor*>(s->arena.at(at));
+    s->tokens = reinterpret_cast<uint32_t*>(s->arena.at(at + align_up(size_t(p.T) * sizeof(DevCursor))));
+    for (const plan::Op& op : p.ops) s->ops.push_back(resolve(*s, op));
+    return s;
+  }
+
+  Dev buf(StepShape& s, const plan::Op& op, const std::string& name) const {
+    auto it = s.buffers.find(name);
+    if (it == s.buffers.end())
+      throw std::invalid_argument(fmt::format("cuda backend: op {} names buffer '{}', which the plan does not declare",
+                                              op.name, name));
+    return it->second.dev;
+  }
+
+  Resolved resolve(StepShape& s, const plan::Op& op) const {
+    Resolved r;
+    r.kind = op.kernel;
+    r.name = op.name;
+    r.layer = op.layer;
+    const plan::OpParams& pr = op.params;
+    for (size_t i = 0; i < op.inputs.size() && i < 4; ++i)
+      if (op.inputs[i] != "tokens") r.in[i] = buf(s, op, op.inputs[i]);
+    if (!op.outputs.empty()) r.out = buf(s, op, op.outputs.at(0));
+    r.act = pr.act;
+    r.eps = pr.eps;
+    r.head_size = pr.head_size;
+    r.sparse = pr.sparse_input;
+    r.scale = pr.scale;
+    r.bias = pr.bias;
+    r.state_row = pr.state_row;
+    if (pr.state_layer >= 0) r.state = layer_state(pr.state_layer, op.name);
+    auto need = [&](bool ok, const std::string& what) {
+      if (!ok) throw std::invalid_argument(fmt::format("cuda backend: op {} ({}): {}", op.name,
+                                                       plan::kernel_name(op.kernel), what));
+    };
+    switch (op.kernel) {
+      case Kernel::embedding:
+        r.w0 = vec(pr.weights.at(0));
+        need(w->vector(pr.weights.at(0)).shape[0] == r.out.d0, "embedding width differs from the output's");
+        break;
+      case Kernel::layer_norm:
+      case Kernel::group_norm:
+        r.w0 = vec(pr.weights.at(0));
+        r.w1 = vec(pr.weights.at(1));
+        need(r.in[0].numel() == r.out.numel(), "input and output sizes differ");
+        if (op.kernel == Kernel::group_norm) need(pr.head_size > 0 && r.in[0].d0 % pr.head_size == 0, "bad head size");
+        break;
+      case Kernel::l2_norm: need(pr.head_size > 0 && r.in[0].d0 % pr.head_size == 0, "bad head size"); break;
+      case Kernel::token_shift:
+        r.vec = vec_dev(pr.weights.at(0));
+        need(r.state.p != nullptr, "no state layer");
+        break;
+      case Kernel::blit:
+        if (pr.out_plane >= 0) {
+          r.out_offset = pr.out_plane * r.out.d0 * r.out.d1;
+          r.count = r.in[0].numel();
+          need(r.out_offset + r.count <= r.out.numel(), "plane outside the output");
+        } else if (pr.token_count > 0) {
+          r.in_offset = pr.src_token * r.in[0].d0;
+          r.out_offset = pr.dst_token * r.out.d0;
+          r.count = pr.token_count * r.in[0].d0;
+          need(r.in_offset + r.count <= r.in[0].numel() && r.out_offset + r.count <= r.out.numel(),
+               "token run outside the buffers");
+        } else {
+          r.count = r.in[0].numel();
+          need(r.count == r.out.numel(), "input and output sizes differ");
+        }
+        break;
+      case Kernel::add:
+      case Kernel::mul:
+      case Kernel::add_activate:
+        r.use_vec = !pr.weights.empty();
+        if (r.use_vec) r.vec = vec_dev(pr.weights.at(0));
+        need((r.use_vec ? r.vec : r.in[0]).d0 == r.out.d0, "operand width differs from the output's");
+        break;
+      case Kernel::matmul: {
+        r.mat = mat(pr.weights.at(0));
+        need(r.mat.K == r.in[0].d0 && r.mat.M == r.out.d0 && r.in[0].d1 == r.out.d1,
+             fmt::format("matrix [{}, {}] does not fit input [{}, {}] and output [{}, {}]", r.mat.K, r.mat.M,
+                         r.in[0].d0, r.in[0].d1, r.out.d0, r.out.d1));
+        break;
+      }
+      case Kernel::control_k_v7: r.w0 = vec(pr.weights.at(0)); break;
+      case Kernel::time_mix_v7:
+        need(r.in[0].f16 == r.out.f16 && r.in[1].f16 == r.out.f16 && r.in[2].f16 == r.out.f16,
+             "r, w, n and x must share one dtype");
+        need(pr.head_size == w->config.N && (pr.head_size == 16 || pr.head_size == 32 || pr.head_size == 64 ||
+                                             pr.head_size == 128),
+             fmt::format("head size {} (this backend runs 16, 32, 64 and 128)", pr.head_size));
+        break;
+      case Kernel::time_first_v7:
+        r.w0 = vec(pr.weights.at(0));
+        need(pr.head_size >= 8 && pr.head_size <= 1024, "bad head size");
+        break;
+      case Kernel::lerp:
+      case Kernel::channel_mix_v7:
+      case Kernel::affine:
+        break;
+      case Kernel::softmax:
+        need(!r.in[0].f16 && !r.out.f16, "softmax runs on f32 logits");
+        break;
+    }
+    return r;
+  }
+
+  void launch(const Resolved& r, cudaStream_t st) {
+    const cuda::Kernels& K = *k;
+    switch (r.kind) {
+      case Kernel::embedding: K.embedding(r.w0, cur->tokens, r.out, st); break;
+      case Kernel::layer_norm: K.layer_norm(r.in[0], r.out, r.w0, r.w1, r.in[0].d0, 1, 128, r.eps, st); break;
+      case Kernel::group_norm:
+        K.layer_norm(r.in[0], r.out, r.w0, r.w1, r.head_size, r.in[0].d0 / r.head_size, 32, r.eps, st);
+        break;
+      case Kernel::l2_norm: K.l2_norm(r.in[0], r.out, r.head_size, r.eps, st); break;
+      case Kernel::token_shift: K.token_shift(r.in[0], r.vec, r.out, r.state, r.state_row, cur->cursors, st); break;
+      case Kernel::blit: K.blit(r.in[0], r.in_offset, r.out, r.out_offset, r.count, st); break;
+      case Kernel::add: K.binary(false, Activation::none, r.use_vec ? r.vec : r.in[0], r.out, st); break;
+      case Kernel::mul: K.binary(true, Activation::none, r.use_vec ? r.vec : r.in[0], r.out, st); break;
+      case Kernel::add_activate: K.binary(false, r.act, r.use_vec ? r.vec : r.in[0], r.out, st); break;
+      case Kernel::lerp: K.lerp(r.in[0], r.in[1], r.out, st); break;
+      case Kernel::matmul:
+        if (r.in[0].d1 % 32 == 0) K.matmul_mat(r.mat, r.in[0], r.out, r.act, st);
+        else K.matmul_vec(r.mat, r.in[0], r.out, r.act, r.sparse, st);
+        break;
+      case Kernel::control_k_v7: K.control_k(r.out, r.in[1], r.w0, st); break;
+      case Kernel::time_mix_v7:
+        K.time_mix(r.state, r.in[0], r.in[1], r.in[2], r.out, cur->cursors, bo.forward.decay, st);
+        break;
+      case Kernel::time_first_v7: K.time_first(r.w0, r.in[0], r.in[1], r.out, r.head_size, st); break;
+      case Kernel::channel_mix_v7: K.channel_mix(r.in[0], r.out, r.state, cur->cursors, st); break;
+      case Kernel::affine: K.affine(r.out, r.scale, r.bias, st); break;
+      case Kernel::softmax: K.softmax(r.in[0], r.out, st); break;
+    }
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) fail(e, fmt::format("launching op {} ({})", r.name, plan::kernel_name(r.kind)));
+  }
+
+  void sync_op(const Resolved& r) {
+    const cudaError_t e = cudaStreamSynchronize(stream);
+    if (e != cudaSuccess) fail(e, fmt::format("op {} ({}) on the device", r.name, plan::kernel_name(r.kind)));
+  }
+
+  void require_step(const char* what) const {
+    if (!in_step || !cur) throw std::logic_error(fmt::format("cuda backend: {} outside a step", what));
+  }
+
+  void run_range(size_t b, size_t e) {
+    require_step("run_ops");
+    if (b > e || e > cur->ops.size())
+      throw std::out_of_range(fmt::format("cuda backend: ops [{}, {}) of a plan of {}", b, e, cur->ops.size()));
+    if (b == e) return;
+    k->set_pdl(opt.pdl && pdl_supported);
+    if (opt.strategy == CudaStrategy::graph) return run_graph(b, e);
+    for (size_t i = b; i < e; ++i) {
+      const Resolved& r = cur->ops[i];
+      launch(r, stream);
+      if (opt.strategy == CudaStrategy::op) sync_op(r);
+      else if (opt.strategy == CudaStrategy::layer && (i + 1 == e || cur->ops[i + 1].layer != r.layer)) sync_op(r);
+    }
+  }
+
+  void run_graph(size_t b, size_t e) {
+    auto key = std::make_pair(b, e);
+    auto it = cur->graphs.find(key);
+    if (it == cur->graphs.end()) {
+      if (cur->graphs.size() >= kMaxGraphsPerShape) {
+        for (auto& [range, exec] : cur->graphs) cudaGraphExecDestroy(exec);
+        cur->graphs.clear();
+      }
+      check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal),
+            fmt::format("beginning the capture of ops [{}, {})", b, e));
+      try {
+        for (size_t i = b; i < e; ++i) launch(cur->ops[i], stream);
+      } catch (...) {
+        cudaGraph_t g = nullptr;
+        cudaStreamEndCapture(stream, &g);
+        if (g) cudaGraphDestroy(g);
+        throw;
+      }
+      cudaGraph_t g = nullptr;
+      check(cudaStreamEndCapture(stream, &g), fmt::format("capturing ops [{}, {}) ({} .. {})", b, e,
+                                                          cur->ops[b].name, cur->ops[e - 1].name));
+      cudaGraphExec_t exec = nullptr;
+      const cudaError_t ie = cudaGraphInstantiate(&exec, g, 0);
+      cudaGraphDestroy(g);
+      if (ie != cudaSuccess) fail(ie, fmt::format("instantiating the graph of ops [{}, {})", b, e));
+      it = cur->graphs.emplace(key, exec).first;
+    }
+    check(cudaGraphLaunch(it->second, stream),
+          fmt::format("launching the graph of ops [{}, {}) ({} .. {})", b, e, cur->ops[b].name, cur->ops[e - 1].name));
+  }
+
+  template <class T> T* pinned(std::vector<T*>& ring, std::vector<size_t>& sizes, size_t bytes, const char* what) {
+    if (sizes[size_t(slot)] < bytes) {
+      if (ring[size_t(slot)]) cudaFreeHost(ring[size_t(slot)]);
+      ring[size_t(slot)] = nullptr;
+      sizes[size_t(slot)] = 0;
+      void* p = nullptr;
+      check(cudaMallocHost(&p, bytes), what);
+      ring[size_t(slot)] = static_cast<T*>(p);
+      sizes[size_t(slot)] = bytes;
+    }
+    return ring[size_t(slot)];
+  }
+};
+
+CudaBackend::CudaBackend(CudaOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->opt = options;
+  impl_->k = options.canonical ? &cuda::canonical_kernels() : &cuda::fast_kernels();
+}
+
+CudaBackend::~CudaBackend() = default;
+
+std::string CudaBackend::name() const { return cuda_backend_name(impl_->opt); }
+const CudaOptions& CudaBackend::options() const { return impl_->opt; }
+
+void CudaBackend::set_options(const CudaOptions& options) {
+  Impl& m = *impl_;
+  if (m.in_step) throw std::logic_error("cuda backend: set_options inside a step");
+  if (options.device != m.opt.device && m.loaded)
+    throw std::invalid_argument("cuda backend: set_options cannot move a loaded model to another device");
+  if (m.loaded) {
+    m.sync_all("finishing the steps before changing the strategy");
+    for (auto& [key, s] : m.shapes) {
+      for (auto& [range, exec] : s->graphs) cudaGraphExecDestroy(exec);
+      s->graphs.clear();
+    }
+    m.release_streams();
+  }
+  m.opt = options;
+  m.k = options.canonical ? &cuda::canonical_kernels() : &cuda::fast_kernels();
+  if (m.loaded) m.make_streams();
+}
+
+void CudaBackend::load(const Rwkv7Weights& weights, const BackendOptions& options) {
+  Impl& m = *impl_;
+  std::string why;
+  if (!cuda_available(&why)) throw std::runtime_error("cuda backend: " + why);
+  check(cudaSetDevice(m.opt.device), fmt::format("selecting device {}", m.opt.device));
+  {
+    cudaDeviceProp p{};
+    check(cudaGetDeviceProperties(&p, m.opt.device), "reading the device properties");
+    m.pdl_supported = p.major >= 9;
+  }
+  if (options.slots < 1 || options.slots > forward::Executor::kMaxSlots)
+    throw std::invalid_argument(fmt::format("cuda backend: {} slots, expected 1 to {}", options.slots,
+                                            forward::Executor::kMaxSlots));
+  m.release();
+  m.vectors.clear();
+  m.matrices.clear();
+  m.weights.reset();
+  m.w = &weights;
+  m.bo = options;
+  m.steps = 0;
+  m.in_step = false;
+  m.make_streams();
+  m.upload_weights();
+  const plan::ModelConfig& c = weights.config;
+  m.state_floats = size_t(c.C * (c.N + 2) * options.slots);
+  m.states.allocate(size_t(c.L) * align_up(m.state_floats * sizeof(float)), "the states");
+  m.state.clear();
+  for (int64_t l = 0; l < c.L; ++l)
+    m.state.push_back(reinterpret_cast<float*>(m.states.at(size_t(l) * align_up(m.state_floats * sizeof(float)))));
+  check(cudaDeviceSynchronize(), "loading the model");
+  m.loaded = true;
+}
+
+void CudaBackend::begin_step(const plan::Plan& plan, const forward::StepLayout& layout) {
+  Impl& m = *impl_;
+  if (!m.loaded) throw std::logic_error("cuda backend: begin_step before load");
+  if (m.in_step) throw std::logic_error("cuda backend: begin_step inside a step (call end_step first)");
+  if (plan.T != layout.T() || !(plan.outputs == layout.outputs) || plan.config.C != m.w->config.C ||
+      plan.config.L != m.w->config.L)
+    throw std::logic_error("cuda backend: the plan was not built for this step layout and model");
+  for (const Cursor& c : layout.cursors)
+    if (int64_t(c.batch) >= m.bo.slots)
+      throw std::invalid_argument(fmt::format("cuda backend: a token of slot {}, the backend has {} slots", c.batch,
+                                              m.bo.slots));
+  const std::string key = shape_key(plan);
+  auto it = m.shapes.find(key);
+  if (it == m.shapes.end()) {
+    if (m.shapes.size() >= kMaxShapes) {
+      m.sync_all("retiring the buffers of an old step shape");
+      m.shapes.clear();
+    }
+    it = m.shapes.emplace(key, m.make_shape(plan, key)).first;
+  }
+  m.cur = it->second.get();
+  // The step's stream: in flight, the next one, ordered after the previous step.
+  const int n = int(m.streams.size());
+  const int prev = m.slot;
+  m.slot = int(m.steps % n);
+  m.stream = m.streams[size_t(m.slot)];
+  if (n > 1) {
+    // Its staging and logits slot were last used N steps ago: wait for that step.
+    if (m.done_recorded[size_t(m.slot)])
+      check(cudaEventSynchronize(m.done[size_t(m.slot)]), "waiting for a step in flight");
+    if (m.steps > 0 && m.done_recorded[size_t(prev)])
+      check(cudaStreamWaitEvent(m.stream, m.done[size_t(prev)], 0), "ordering a step after the previous one");
+  }
+  uint8_t* io = m.pinned(m.staging, m.staging_bytes, m.cur->io_bytes, "allocating pinned staging");
+  std::memcpy(io, layout.cursors.data(), layout.cursors.size() * sizeof(Cursor));
+  std::memcpy(io + align_up(size_t(plan.T) * sizeof(DevCursor)), layout.tokens.data(),
+              layout.tokens.size() * sizeof(uint32_t));
+  check(cudaMemcpyAsync(m.cur->cursors, io, m.cur->io_bytes, cudaMemcpyHostToDevice, m.stream),
+        "uploading the cursors and tokens");
+  ++m.steps;
+  m.in_step = true;
+}
+
+void CudaBackend::run_op(size_t index) { impl_->run_range(index, index + 1); }
+void CudaBackend::run_ops(size_t begin, size_t end) { impl_->run_range(begin, end); }
+
+void CudaBackend::end_step() {
+  Impl& m = *impl_;
+  m.require_step("end_step");
+  m.in_step = false;
+  if (m.opt.strategy == CudaStrategy::inflight) {
+    auto lit = m.cur->buffers.find("logits");
+    if (lit != m.cur->buffers.end()) {
+      const DevBuf& lb = lit->second;
+      float* host = m.pinned(m.logits_host, m.logits_floats, lb.bytes(), "allocating pinned logits");
+      check(cudaMemcpyAsync(host, lb.dev.p, lb.bytes(), cudaMemcpyDeviceToHost, m.stream), "copying the logits back");
+      m.logits_step[size_t(m.slot)] = m.steps - 1;
+    }
+    check(cudaEventRecord(m.done[size_t(m.slot)], m.stream), "recording the end of a step");
+    m.done_recorded[size_t(m.slot)] = true;
+    return;
+  }
+  const cudaError_t e = cudaStreamSynchronize(m.stream);
+  if (e != cudaSuccess)
+    fail(e, fmt::format("running the step's ops (strategy {}; cuda:op names the failing op)",
+                        strategy_name(m.opt.strategy)));
+}
+
+const float* CudaBackend::logits_of(int64_t step) {
+  Impl& m = *impl_;
+  for (size_t s = 0; s < m.logits_step.size(); ++s)
+    if (m.logits_step[s] == step) {
+      check(cudaEventSynchronize(m.done[s]), "waiting for a step's logits");
+      if (m.logits_step[s] == step) return m.logits_host[s];
+    }
+  throw std::out_of_range(fmt::format("cuda backend: the logits of step {} are no longer held", step));
+}
+
+int64_t CudaBackend::steps_begun() const { return impl_->steps; }
+
+void CudaBackend::synchronize() { impl_->sync_all("synchronizing the streams"); }
+
+size_t CudaBackend::graph_count() const {
+  size_t n = 0;
+  for (const auto& [key, s] : impl_->shapes) n += s->graphs.size();
+  return n;
+}
+
+namespace {
+const DevBuf& find_buffer(StepShape* s, const std::string& name) {
+  if (!s) throw std::logic_error(fmt::format("cuda backend: buffer '{}' read before any step", name));
+  auto it = s->buffers.find(name);
+  if (it == s->buffers.end())
+    throw std::logic_error(fmt::format("cuda backend: the current plan has no buffer '{}'", name));
+  return it->second;
+}
+}  // namespace
+
+Tensor CudaBackend::read(const std::string& buffer) {
+  Impl& m = *impl_;
+  const DevBuf& b = find_buffer(m.cur, buffer);
+  m.sync_all(fmt::format("finishing the ops before reading '{}'", buffer).c_str());
+  Tensor t(b.dtype, Shape(b.dev.d0, b.dev.d1, b.dev.d2));
+  check(cudaMemcpy(t.bytes.data(), b.dev.p, t.bytes.size(), cudaMemcpyDeviceToHost), "reading buffer " + buffer);
+  return t;
+}
+
+void CudaBackend::write(const std::string& buffer, const TensorView& data) {
+  Impl& m = *impl_;
+  const DevBuf& b = find_buffer(m.cur, buffer);
+  const Shape shape(b.dev.d0, b.dev.d1, b.dev.d2);
+  if (!(data.shape == shape))
+    throw std::invalid_argument(
+        fmt::format("cuda backend: buffer '{}' is {}, data {}", buffer, shape.str(), data.shape.str()));
+  Tensor t(b.dtype, shape);
+  const TensorView v = t.view();
+  if (data.dtype == b.dtype) std::memcpy(t.bytes.data(), data.data, t.bytes.size());
+  else
+    for (int64_t i = 0; i < v.numel(); ++i) v.set(i, data.get(i));
+  m.sync_all(fmt::format("finishing the ops before writing '{}'", buffer).c_str());
+  check(cudaMemcpy(b.dev.p, t.bytes.data(), t.bytes.size(), cudaMemcpyHostToDevice), "writing buffer " + buffer);
+}
+
+std::vector<float> CudaBackend::read_state(int64_t layer) {
+  Impl& m = *impl_;
+  const DevState s = m.layer_state(layer, "read_state");
+  m.sync_all("finishing the ops before reading a state");
+  std::vector<float> out(m.state_floats);
+  check(cudaMemcpy(out.data(), s.p, out.size() * sizeof(float), cudaMemcpyDeviceToHost),
+        fmt::format("reading the state of layer {}", layer));
+  return out;
+}
+
+void CudaBackend::write_state(int64_t layer, std::span<const float> state) {
+  Impl& m = *impl_;
+  const DevState s = m.layer_state(layer, "write_state");
+  if (state.size() != m.state_floats)
+    throw std::invalid_argument(fmt::format("cuda backend: state of layer {} needs {} values, got {}", layer,
+                                            m.state_floats, state.size()));
+  m.sync_all("finishing the ops before writing a state");
+  check(cudaMemcpy(s.p, state.data(), state.size() * sizeof(float), cudaMemcpyHostToDevice),
+        fmt::format("writing the state of layer {}", layer));
+}
+
+std::vector<double> CudaBackend::time_ops(int repeats) {
+  Impl& m = *impl_;
+  m.require_step("time_ops");
+  cudaEvent_t a = nullptr, b = nullptr;
+  check(cudaEventCreate(&a), "creating a timing event");
+  check(cudaEventCreate(&b), "creating a timing event");
+  std::vector<double> us;
+  cudaGraphExec_t exec = nullptr;
+  auto cleanup = [&] {
+    if (exec) cudaGraphExecDestroy(exec);
+    exec = nullptr;
+  };
+  m.k->set_pdl(m.opt.pdl && m.pdl_supported);
+  try {
+    for (const Resolved& r : m.cur->ops) {
+      check(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal), "capturing a timed op");
+      for (int i = 0; i < repeats; ++i) m.launch(r, m.stream);
+      cudaGraph_t g = nullptr;
+      check(cudaStreamEndCapture(m.stream, &g), fmt::format("capturing op {}", r.name));
+      const cudaError_t ie = cudaGraphInstantiate(&exec, g, 0);
+      cudaGraphDestroy(g);
+      if (ie != cudaSuccess) fail(ie, fmt::format("instantiating the timing graph of op {}", r.name));
+      check(cudaGraphLaunch(exec, m.stream), "warming a timed op");
+      check(cudaEventRecord(a, m.stream), "recording a timing event");
+      check(cudaGraphLaunch(exec, m.stream), fmt::format("timing op {}", r.name));
+      check(cudaEventRecord(b, m.stream), "recording a timing event");
+      check(cudaEventSynchronize(b), fmt::format("timing op {}", r.name));
+      float ms = 0;
+      check(cudaEventElapsedTime(&ms, a, b), "reading a timing event");
+      us.push_back(1000.0 * double(ms) / repeats);
+      cleanup();
+    }
+  } catch (...) {
+    cleanup();
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    throw;
+  }
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  return us;
+}
+
+}  // namespace rwkv::backends

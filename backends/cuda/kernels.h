@@ -1,0 +1,84 @@
+#pragma once
+// The CUDA kernels of the op plan as host-callable launchers on raw device
+// pointers. Two sets with one signature (Kernels): `canonical` (compiled with
+// -fmad=false, the reference's accumulation orders and canonical math, so the
+// element-wise, normalisation, time-mix and matmul_vec kernels give the
+// reference's bits) and `fast` (FMA contraction on, warp-shuffle GEMVs and
+// tensor-core GEMMs). A launcher only enqueues work on `stream`; the caller
+// checks cudaGetLastError() and names the op.
+//
+// Plain C++ (no CUDA headers beyond the runtime's stream type), so the host
+// side of the backend is compiled by the project's C++ compiler.
+#include <cstdint>
+
+#include "reference/kernels/activation.h"
+
+typedef struct CUstream_st* cudaStream_t;
+
+namespace rwkv::cuda {
+
+// A device activation tensor [d0, d1, d2] (d0 contiguous), f16 bits or f32.
+struct Dev {
+  void* p = nullptr;
+  bool f16 = false;
+  int64_t d0 = 0, d1 = 1, d2 = 1;
+  int64_t numel() const { return d0 * d1 * d2; }
+};
+
+// Same layout as rwkv::Cursor (reference/kernels/batch.h): {batch, start, len}.
+struct DevCursor {
+  uint32_t batch, start, len;
+};
+
+// Matches rwkv::WeightFormat's order.
+enum class Fmt : uint8_t { fp16, q4_k, q6_k, q8_0, int8, nf4, sf4 };
+
+// A weight matrix [K, M] on the device in its format's bytes (formats/matrix.h).
+struct DevMatrix {
+  Fmt fmt = Fmt::fp16;
+  int64_t K = 0, M = 0;
+  const uint8_t* data = nullptr;
+  const uint16_t* meta = nullptr;  // int8: (min, max) f16 per 128 values; nf4/sf4: absmax per 64
+  const float* table = nullptr;    // nf4/sf4: the 16 levels (device)
+  int64_t row_bytes = 0;           // q4_k, q6_k, q8_0: bytes of one row
+};
+
+// One layer's state, web-rwkv layout f32 [C, N+2, slots].
+struct DevState {
+  float* p = nullptr;
+  int64_t C = 0, N = 0;
+  int64_t rows() const { return N + 2; }
+};
+
+struct Kernels {
+  const char* name;
+  // Programmatic dependent launch on or off for the launches that follow (sm_90+ only).
+  void (*set_pdl)(bool on);
+  // out[:, s] = table[:, ids[s]] (table f16 [C, V]).
+  void (*embedding)(const uint16_t* table, const uint32_t* ids, Dev out, cudaStream_t);
+  // Rows of `len` channels, weight row (r % weight_rows); bs = the emulated workgroup (128 LN, 32 GN).
+  void (*layer_norm)(Dev x, Dev out, const uint16_t* w, const uint16_t* b, int64_t len, int64_t weight_rows, int bs,
+                     float eps, cudaStream_t);
+  void (*l2_norm)(Dev x, Dev out, int64_t len, float eps, cudaStream_t);
+  void (*token_shift)(Dev x, Dev mu, Dev out, DevState state, int64_t state_row, const DevCursor* cursors,
+                      cudaStream_t);
+  // out[out_offset + i] = in[in_offset + i], i < n (element offsets).
+  void (*blit)(Dev in, int64_t in_offset, Dev out, int64_t out_offset, int64_t n, cudaStream_t);
+  // out = act(in OP out), in broadcast over size-1 dimensions.
+  void (*binary)(bool mul, Activation act, Dev in, Dev out, cudaStream_t);
+  void (*lerp)(Dev f, Dev x, Dev y, cudaStream_t);
+  void (*control_k)(Dev k, Dev a, const uint16_t* k_a, cudaStream_t);
+  void (*channel_mix)(Dev v, Dev x, DevState state, const DevCursor* cursors, cudaStream_t);
+  void (*affine)(Dev x, float scale, float bias, cudaStream_t);
+  // Returns false for an unsupported head size (nothing launched).
+  bool (*time_mix)(DevState state, Dev r, Dev z, Dev n, Dev x, const DevCursor* cursors, float decay, cudaStream_t);
+  void (*time_first)(const uint16_t* r_k, Dev r, Dev n, Dev x, int64_t head_size, cudaStream_t);
+  void (*matmul_vec)(const DevMatrix& w, Dev x, Dev y, Activation act, bool sparse, cudaStream_t);
+  void (*matmul_mat)(const DevMatrix& w, Dev x, Dev y, Activation act, cudaStream_t);
+  void (*softmax)(Dev x, Dev out, cudaStream_t);
+};
+
+const Kernels& canonical_kernels();
+const Kernels& fast_kernels();
+
+}  // namespace rwkv::cuda
