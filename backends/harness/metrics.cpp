@@ -49,8 +49,11 @@ inline double pow2(int k) { return std::bit_cast<double>(uint64_t(k + 1023) << 5
 // ulp_at for a reference value given by its stored bits (finite), as ulp_at
 // computes it: f16 2^(max(e, 1) - 25), f32 2^(max(e, 1) - 150) for the
 // biased exponent e.
-inline double ulp_of_f16_bits(uint16_t h) { return pow2(std::max(int(h >> 10) & 0x1f, 1) - 25); }
-inline double ulp_of_f32_bits(uint32_t b) { return pow2(std::max(int(b >> 23) & 0xff, 1) - 150); }
+inline float pow2f(int k) {  // 2^k for k in [-149, 127], subnormals included, without libm
+  return k >= -126 ? std::bit_cast<float>(uint32_t(k + 127) << 23) : std::bit_cast<float>(uint32_t(1) << (k + 149));
+}
+inline float ulp_of_f16_bits(uint16_t h) { return pow2f(std::max(int(h >> 10) & 0x1f, 1) - 25); }
+inline float ulp_of_f32_bits(uint32_t b) { return pow2f(std::max(int(b >> 23) & 0xff, 1) - 150); }
 
 // Places on the monotone integer line of ulp.h (+0 and -0 the same point),
 // without branches: the magnitude, negated for a set sign bit.
@@ -73,15 +76,19 @@ inline uint32_t ordinal_distance(int32_t a, int32_t b) {
 // picks the worst element, the ULP distance and its histogram bucket, whether
 // it is beyond tolerance; then the maxima, counts and the worst element are
 // reduced over the piece (exact and order-free: maxima of non-NaN values,
-// integer counts, the first index of the largest ratio), and only the four
-// double sums run sequentially, element after element. So every result is
-// that of one element-by-element loop, for any SIMD width and thread count.
+// integer counts, the first index of the largest ratio), and the four double
+// sums in eight interleaved partials of a fixed order. So every result is the
+// same for any SIMD width and thread count.
 // The reference's f16 bits (rh) and the candidate's (ch, or nullptr when it
 // is f32) are used as they are.
 constexpr int64_t kPiece = 256;
 
+// Per-element values in float: twice the SIMD width of double. |c - r| of two
+// floats is exact when they are within a factor of two (every close pair) and
+// otherwise within 2^-24 of it: what matters here is how it compares with a
+// tolerance, not its last bit. The sums (NMSE, cosine) stay in double.
 struct PieceValues {
-  double d[kPiece], t[kPiece], rel[kPiece], ratio[kPiece];
+  float d[kPiece], t[kPiece], rel[kPiece], ratio[kPiece];
   uint32_t u[kPiece];  // ULP distance of finite elements (0 for the others)
   uint8_t finite[kPiece], bucket[kPiece], beyond[kPiece], mismatch[kPiece], not_stored[kPiece];
 };
@@ -95,7 +102,7 @@ template <bool kF16>
 __attribute__((always_inline)) inline void compare_piece(const float* r, const float* c, const uint16_t* rh,
                                                          const uint16_t* ch, int64_t n, const Tolerance& tol,
                                                          PieceValues& v) {
-  const double atol = tol.atol, ulps = tol.ulps;
+  const float atol = float(tol.atol), ulps = float(tol.ulps);
   // Candidate f16 bits: its own, or its f32 values rounded (a value that
   // changes is not an f16: a store that missed its rounding).
   uint16_t cb[kPiece];
@@ -113,16 +120,16 @@ __attribute__((always_inline)) inline void compare_piece(const float* r, const f
   // (Several simple loops rather than one: GCC 12 vectorises each of them.)
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
-    const double rv = r[i], cv = c[i];
+    const float rv = r[i], cv = c[i];
     const bool fin = both_finite(r[i], c[i]);
-    const double d = fin ? std::fabs(cv - rv) : 0.0;
-    const double ulp = kF16 ? ulp_of_f16_bits(rh[i]) : ulp_of_f32_bits(f32_to_bits(r[i]));
-    const double t = fin ? atol + ulps * ulp : 0.0;
-    const double a = std::fabs(rv);
-    const double q = d / (a > 0 ? a : 1.0);
+    const float d = fin ? std::fabs(cv - rv) : 0.0f;
+    const float ulp = kF16 ? ulp_of_f16_bits(rh[i]) : ulp_of_f32_bits(f32_to_bits(r[i]));
+    const float t = fin ? atol + ulps * ulp : 0.0f;
+    const float a = std::fabs(rv);
+    const float q = d / (a > 0 ? a : 1.0f);
     v.d[i] = d;
     v.t[i] = t;
-    v.rel[i] = ((d > 0) & (a > 0)) ? q : 0.0;
+    v.rel[i] = ((d > 0) & (a > 0)) ? q : 0.0f;
   }
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
@@ -131,13 +138,13 @@ __attribute__((always_inline)) inline void compare_piece(const float* r, const f
     const bool same = ((nan_bits(r[i]) & nan_bits(c[i])) != 0) || r[i] == c[i];
     const bool mismatch = !fin & !same;
     const bool ns = fin & (v.not_stored[i] != 0);
-    const double d = v.d[i], t = v.t[i];
-    const double dt = d / (t > 0 ? t : 1.0);
-    const double over = t > 0 ? dt : INFINITY;
-    const double ratio_fin = d > 0 ? over : 0.0;
-    const double ratio_ns = std::max(1.0, t > 0 ? dt : 1.0);
-    const double ratio_fin_ns = ns ? ratio_ns : ratio_fin;
-    const double ratio_nonfin = mismatch ? INFINITY : 0.0;
+    const float d = v.d[i], t = v.t[i];
+    const float dt = d / (t > 0 ? t : 1.0f);
+    const float over = t > 0 ? dt : INFINITY;
+    const float ratio_fin = d > 0 ? over : 0.0f;
+    const float ratio_ns = std::max(1.0f, t > 0 ? dt : 1.0f);
+    const float ratio_fin_ns = ns ? ratio_ns : ratio_fin;
+    const float ratio_nonfin = mismatch ? INFINITY : 0.0f;
     v.ratio[i] = fin ? ratio_fin_ns : ratio_nonfin;  // a mismatch beats any ratio
     v.finite[i] = fin;
     v.mismatch[i] = mismatch;
@@ -180,16 +187,16 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void compare_block(
     else compare_piece<false>(r + at, c + at, nullptr, nullptr, len, tol, v);
     // Order-free reductions (each loop of one element type: they vectorise).
     // The double maxima in four lanes each (maxima of non-NaN values in any order are the same).
-    double la[4] = {max_abs, max_abs, max_abs, max_abs}, lr[4] = {max_rel, max_rel, max_rel, max_rel},
-           lq[4] = {-1, -1, -1, -1};
+    float la[8], lr[8], lq[8];
+    for (int k = 0; k < 8; ++k) la[k] = float(max_abs), lr[k] = float(max_rel), lq[k] = -1;
     for (int64_t j = 0; j < len; ++j) {
-      la[j & 3] = std::max(la[j & 3], v.d[j]);
-      lr[j & 3] = std::max(lr[j & 3], v.rel[j]);
-      lq[j & 3] = std::max(lq[j & 3], v.ratio[j]);
+      la[j & 7] = std::max(la[j & 7], v.d[j]);
+      lr[j & 7] = std::max(lr[j & 7], v.rel[j]);
+      lq[j & 7] = std::max(lq[j & 7], v.ratio[j]);
     }
-    const double pmax_abs = std::max(std::max(la[0], la[1]), std::max(la[2], la[3]));
-    const double pmax_rel = std::max(std::max(lr[0], lr[1]), std::max(lr[2], lr[3]));
-    const double pratio = std::max(std::max(lq[0], lq[1]), std::max(lq[2], lq[3]));
+    float pmax_abs = la[0], pmax_rel = lr[0], pratio = lq[0];
+    for (int k = 1; k < 8; ++k) pmax_abs = std::max(pmax_abs, la[k]), pmax_rel = std::max(pmax_rel, lr[k]),
+                                pratio = std::max(pratio, lq[k]);
     uint32_t pulp = 0;
 #pragma omp simd reduction(max : pulp)
     for (int64_t j = 0; j < len; ++j) pulp = std::max(pulp, v.u[j]);
@@ -213,15 +220,25 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void compare_block(
       worst_ratio = pratio;
       worst_tol = v.t[j];
     }
-    // The sums, element after element (over the finite elements).
-    for (int64_t j = 0; j < len; ++j) {
-      if (!v.finite[j]) continue;
-      const double rv = r[at + j], cv = c[at + j], d = v.d[j];
-      sq_diff += d * d;
-      sq_ref += rv * rv;
-      sq_cand += cv * cv;
-      dot += rv * cv;
-    }
+    // The sums over the finite elements: eight interleaved partials per
+    // piece (element j into partial j % 8), added in a fixed order, so the
+    // result is the same for any SIMD width and thread count.
+    double s0[8] = {}, s1[8] = {}, s2[8] = {}, s3[8] = {};
+    for (int64_t j0 = 0; j0 < len; j0 += 8)
+      for (int64_t k = 0; k < 8; ++k) {
+        const int64_t j = j0 + k;
+        const bool use = j < len && v.finite[j < len ? j : 0];
+        const double rv = use ? double(r[at + j]) : 0.0, cv = use ? double(c[at + j]) : 0.0, d = cv - rv;
+        s0[k] += d * d;
+        s1[k] += rv * rv;
+        s2[k] += cv * cv;
+        s3[k] += rv * cv;
+      }
+    auto fold = [](const double* x) { return ((x[0] + x[1]) + (x[2] + x[3])) + ((x[4] + x[5]) + (x[6] + x[7])); };
+    sq_diff += fold(s0);
+    sq_ref += fold(s1);
+    sq_cand += fold(s2);
+    dot += fold(s3);
   }
   TensorMetrics& m = p.m;
   m.count = n;
