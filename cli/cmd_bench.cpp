@@ -57,13 +57,13 @@ std::string synthetic_model(const BenchArgs& a, const plan::ModelConfig& c, cons
 struct Row {
   std::string model, format;
   bench::ForwardBenchResult plain;
-  std::optional<bench::ForwardBenchResult> dump, golden;  // golden without, and with, the float64 envelope
+  std::optional<bench::ForwardBenchResult> dump, golden;  // the tensors alone; rwkv-oracle golden's defaults
   double golden_mb = 0;
 };
 
 void print_rows(const std::vector<Row>& rows, const bench::MachineLimits& lim, int64_t chunk) {
   fmt::print("\n| model | weights | prefill tok/s | GFLOP/s (x peak) | decode tok/s | weight GB/s (x bandwidth) |"
-             " golden, no envelope: prefill / decode | golden, full envelope: prefill / decode |\n"
+             " dump alone: prefill / decode | golden (defaults): prefill / decode |\n"
              "|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
     auto over = [&](const std::optional<bench::ForwardBenchResult>& g) {
@@ -78,9 +78,10 @@ void print_rows(const std::vector<Row>& rows, const bench::MachineLimits& lim, i
                r.plain.decode_gbps() / lim.read_gbps, over(r.dump), over(r.golden));
   }
   fmt::print("\nprefill: {} tokens in chunks of {}, logits of each chunk's last token; decode: {} single-token steps "
-             "after the prompt. golden: the same run with every op output and state written (rwkv-oracle golden "
-             "--envelope none), and with each tensor's float64 error of the op and of the whole run (the default, "
-             "--envelope full); +x% = time added.\n",
+             "after the prompt. dump alone: the same run with every op output written, uncompressed, the state "
+             "after the last step (rwkv-oracle golden --envelope none --compress none --states last). golden: "
+             "rwkv-oracle golden's defaults, which add each tensor's float64 error of the op and of the whole run, "
+             "deflate and the state after every step. +x% = time added.\n",
              rows.empty() ? 0 : rows[0].plain.prefill.tokens, chunk, rows.empty() ? 0 : rows[0].plain.decode.tokens);
 }
 
@@ -122,12 +123,14 @@ void run_bench(const BenchArgs& a) {
     if (a.golden) {
       const std::string out = fmt::format("{}/bench-golden-{}.h5.tmp", a.models_dir, ::getpid());
       std::filesystem::create_directories(a.models_dir);
-      for (bool envelope : {false, true}) {
-        vectors::H5Writer h5(out, vectors::Overwrite::yes);
+      for (bool full : {false, true}) {
+        vectors::H5Writer h5(out, vectors::Overwrite::yes,
+                             full ? vectors::Compression::deflate : vectors::Compression::none);
         vectors::GoldenOptions go;
-        go.envelope = envelope;
+        go.envelope = full;
+        go.states_every_step = full;
         vectors::GoldenWriter g(h5, go);
-        (envelope ? r.golden : r.dump) = bench::bench_forward(w, o, &g);
+        (full ? r.golden : r.dump) = bench::bench_forward(w, o, &g);
         h5.close();
       }
       r.golden_mb = double(std::filesystem::file_size(out)) / 1e6;

@@ -24,7 +24,7 @@ namespace {
 
 struct GoldenArgs {
   ForwardArgs run;
-  std::string out, logits = "last", states = "every", envelope = "full";
+  std::string out, logits = "last", states = "every", envelope = "full", compress = "deflate";
   bool force = false;
 };
 
@@ -47,6 +47,8 @@ void run_golden(const GoldenArgs& a) {
     throw std::invalid_argument(fmt::format("--logits '{}': expected last or all", a.logits));
   if (a.envelope != "full" && a.envelope != "local" && a.envelope != "none")
     throw std::invalid_argument(fmt::format("--envelope '{}': expected full, local or none", a.envelope));
+  if (a.compress != "deflate" && a.compress != "none")
+    throw std::invalid_argument(fmt::format("--compress '{}': expected deflate or none", a.compress));
   if (a.states != "every" && a.states != "last")
     throw std::invalid_argument(fmt::format("--states '{}': expected every or last", a.states));
   if (!a.force && std::filesystem::exists(a.out))
@@ -56,7 +58,8 @@ void run_golden(const GoldenArgs& a) {
   const std::vector<int64_t> steps = forward::chunk_lengths(int64_t(tokens.size()), a.run.chunk);
 
   const auto t0 = std::chrono::steady_clock::now();
-  vectors::H5Writer out(a.out, a.force ? vectors::Overwrite::yes : vectors::Overwrite::no);
+  vectors::H5Writer out(a.out, a.force ? vectors::Overwrite::yes : vectors::Overwrite::no,
+                        a.compress == "none" ? vectors::Compression::none : vectors::Compression::deflate);
   vectors::GoldenOptions go;
   go.envelope = a.envelope != "none";
   go.global_envelope = a.envelope == "full";
@@ -112,6 +115,9 @@ void add_golden_command(CLI::App& app) {
   cmd->add_option("--envelope", a->envelope,
                   "each tensor's float64 error: full (of the op alone and of the whole run), local (the op alone) "
                   "or none (fastest)")
+      ->capture_default_str();
+  cmd->add_option("--compress", a->compress,
+                  "deflate (level 1, after a byte shuffle) or none: deflate saves ~10% and costs more than the run")
       ->capture_default_str();
   cmd->add_flag("--force", a->force, "overwrite an existing output file");
   cmd->callback([a] { run_golden(*a); });

@@ -62,8 +62,8 @@ std::string temp_name_for(const std::string& path) {
 
 }  // namespace
 
-H5Writer::H5Writer(std::string path, Overwrite overwrite)
-    : path_(std::move(path)), temp_(temp_name_for(path_)), overwrite_(overwrite) {
+H5Writer::H5Writer(std::string path, Overwrite overwrite, Compression compression)
+    : path_(std::move(path)), temp_(temp_name_for(path_)), overwrite_(overwrite), compression_(compression) {
   silence_hdf5_errors();
   if (overwrite_ == Overwrite::no && std::filesystem::exists(path_))
     throw H5Error(fmt::format("{}: already exists; refusing to overwrite it", path_));
@@ -84,7 +84,7 @@ H5Writer::H5Writer(std::string path, Overwrite overwrite)
 
 H5Writer::H5Writer(H5Writer&& o) noexcept
     : path_(std::move(o.path_)), temp_(std::move(o.temp_)), overwrite_(o.overwrite_),
-      file_(std::move(o.file_)), open_(o.open_), groups_(std::move(o.groups_)), last_path_(std::move(o.last_path_)),
+      compression_(o.compression_), file_(std::move(o.file_)), open_(o.open_), groups_(std::move(o.groups_)), last_path_(std::move(o.last_path_)),
       last_object_(std::move(o.last_object_)) {
   o.open_ = false;
 }
@@ -155,8 +155,10 @@ void H5Writer::write_raw(const std::string& path, H5Type type, const void* data,
     // bytes of neighbouring floats together, which deflate handles well.
     const std::vector<hsize_t> chunk = chunk_dims(dims);
     H5Pset_chunk(dcpl.get(), int(chunk.size()), chunk.data());
-    H5Pset_shuffle(dcpl.get());
-    H5Pset_deflate(dcpl.get(), kDeflateLevel);
+    if (compression_ == Compression::deflate) {
+      H5Pset_shuffle(dcpl.get());
+      H5Pset_deflate(dcpl.get(), kDeflateLevel);
+    }
   }
   const Hid ftype = file_type(type);
   Hid ds(H5Dcreate2(file_.get(), path.c_str(), ftype.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
