@@ -84,11 +84,14 @@ ForwardBenchResult bench_forward(const Rwkv7Weights& w, const ForwardBenchOption
     ex.step(std::span(&chunk, 1), forward::LogitsFor::last);
     at += len;
   }
+  if (observer) observer->settle();
   r.prefill = {o.prefill_tokens, seconds_since(t0)};
 
   ex.step(std::span(&generated[0], 1));  // untimed: builds the single-token plan and buffers
+  if (observer) observer->settle();
   const auto t1 = Clock::now();
   for (int64_t i = 1; i <= o.decode_tokens; ++i) ex.step(std::span(&generated[size_t(i)], 1));
+  if (observer) observer->settle();
   r.decode = {o.decode_tokens, seconds_since(t1)};
   return r;
 }

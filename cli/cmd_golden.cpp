@@ -59,7 +59,8 @@ void run_golden(const GoldenArgs& a) {
 
   const auto t0 = std::chrono::steady_clock::now();
   vectors::H5Writer out(a.out, a.force ? vectors::Overwrite::yes : vectors::Overwrite::no,
-                        a.compress == "none" ? vectors::Compression::none : vectors::Compression::deflate);
+                        a.compress == "none" ? vectors::Compression::none : vectors::Compression::deflate,
+                        vectors::Threading::background);
   vectors::GoldenOptions go;
   go.envelope = a.envelope != "none";
   go.global_envelope = a.envelope == "full";

@@ -37,9 +37,9 @@ std::string temp(const std::string& tag) {
 
 // A golden file of `tokens` cut into `lengths` steps, as the command writes it.
 void write_golden(const Rwkv7Weights& w, const std::string& path, DType act, const std::vector<int64_t>& lengths,
-                  GoldenOptions go = {}) {
+                  GoldenOptions go = {}, Threading threading = Threading::inline_calls) {
   fs::remove(path);
-  H5Writer out(path);
+  H5Writer out(path, Overwrite::no, Compression::deflate, threading);
   GoldenWriter g(out, go);
   Provenance p;
   p.tool_version = "test";
@@ -187,12 +187,16 @@ TEST_F(Golden, SameBytesAtAnyThreadCountAndSimdLevel) {
     for (int threads : {1, 2}) {
       simd::ScopedLevel forced(level);
       omp_set_num_threads(threads);
-      const std::string path = temp("det");
-      write_golden(*weights_, path, DType::f16, kSteps);
-      const std::string h = sha256_file_hex(path);
-      if (runs++ == 0) want = h;
-      EXPECT_EQ(h, want) << "level " << int(level) << " threads " << threads;
-      fs::remove(path);
+      // The command writes in the background (H5Writer Threading::background):
+      // that must not change a byte either.
+      for (Threading th : {Threading::inline_calls, Threading::background}) {
+        const std::string path = temp("det");
+        write_golden(*weights_, path, DType::f16, kSteps, {}, th);
+        const std::string h = sha256_file_hex(path);
+        if (runs++ == 0) want = h;
+        EXPECT_EQ(h, want) << "level " << int(level) << " threads " << threads << " background " << int(th);
+        fs::remove(path);
+      }
     }
   omp_set_num_threads(saved);
 }

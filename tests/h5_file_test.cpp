@@ -74,8 +74,9 @@ std::vector<uint16_t> tricky_halves() {
 }
 
 // One small golden-like file: the content every determinism test writes.
-void write_sample(const std::string& path, Overwrite ow = Overwrite::no) {
-  H5Writer w(path, ow);
+void write_sample(const std::string& path, Overwrite ow = Overwrite::no,
+                  Threading threading = Threading::inline_calls) {
+  H5Writer w(path, ow, Compression::deflate, threading);
   w.create_group("/provenance");
   w.set_attr("/provenance", "tool_version", "rwkv-oracle 0.1.0");
   w.set_attr("/provenance", "seed", uint64_t(42));
@@ -364,6 +365,58 @@ TEST_F(H5FileTest, WriterErrorsNameFileAndPath) {
   expect_h5_error([&] { w.set_attr("/x", "a", 2.0); }, path, "/x", "'a' already set");
   w.close();
   expect_h5_error([&] { w.create_group("/g"); }, path, "closed");
+}
+
+// Background mode makes the same calls in the same order on another thread:
+// the same bytes, while the caller's buffers may change as soon as a call
+// returns (the writer copied them).
+TEST_F(H5FileTest, BackgroundWriterGivesTheSameBytes) {
+  const std::string a = file("inline.h5"), b = file("background.h5");
+  write_sample(a);
+  write_sample(b, Overwrite::no, Threading::background);
+  const std::string ba = file_bytes(a);
+  ASSERT_FALSE(ba.empty());
+  EXPECT_TRUE(ba == file_bytes(b)) << "background mode changed the file";
+
+  const std::string c = file("reused.h5");
+  {
+    H5Writer w(c, Overwrite::no, Compression::deflate, Threading::background);
+    std::vector<float> x(5000);
+    for (int i = 0; i < 20; ++i) {
+      std::fill(x.begin(), x.end(), float(i));  // the same buffer, new values, at once
+      w.write_f32("/x" + std::to_string(i), x, {5000});
+    }
+    w.link("/x3", "/again/x3");
+    w.set_attr("/again/x3", "n", int64_t(3));
+    w.close();
+  }
+  H5Reader r(c);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(r.read_f32("/x" + std::to_string(i)).at(4999), float(i)) << i;
+  EXPECT_EQ(r.read_f32("/again/x3").at(0), 3.0f);
+}
+
+// A call that fails on the writer thread is reported at the next call, at
+// wait() and at close(), with the same message as inline mode; the calls
+// after it are dropped and no file is left behind.
+TEST_F(H5FileTest, BackgroundWriterReportsErrorsAndLeavesNothing) {
+  const std::string path = file("late.h5");
+  H5Writer w(path, Overwrite::no, Compression::deflate, Threading::background);
+  // Checked in the caller's thread, before queueing: at once.
+  expect_h5_error([&] { w.write_f32("/x", std::vector<float>{1, 2, 3}, {2, 2}); }, path, "/x", "3 elements");
+  w.write_f32("/x", std::vector<float>{1}, {1});
+  w.write_f32("/x", std::vector<float>{1}, {1});  // fails later, on the writer thread
+  expect_h5_error([&] { w.wait(); }, path, "/x", "already exists");
+  expect_h5_error([&] { w.set_attr("/x", "a", 1.0); }, path, "/x", "already exists");
+  expect_h5_error([&] { w.close(); }, path, "/x", "already exists");
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_TRUE(fs::is_empty(dir_));
+
+  const std::string abandoned = file("abandoned.h5");
+  {
+    H5Writer a(abandoned, Overwrite::no, Compression::deflate, Threading::background);
+    for (int i = 0; i < 50; ++i) a.write_f32("/x" + std::to_string(i), std::vector<float>(10000, 1.0f), {10000});
+  }  // no close(): pending calls dropped, temporary file removed
+  EXPECT_TRUE(fs::is_empty(dir_));
 }
 
 TEST_F(H5FileTest, ReaderErrorsNameFilePathAndExpectation) {

@@ -68,6 +68,7 @@ class GoldenWriter : public forward::OpObserver {
   void before_op(const forward::Executor& ex, const plan::Op& op, size_t index) override;
   void after_op(const forward::Executor& ex, const plan::Op& op, size_t index) override;
   void end_step(const forward::Executor& ex) override;
+  void settle() override { out_.wait(); }
 
   int64_t steps_written() const { return step_; }
   int64_t tensors_written() const { return tensors_; }

@@ -34,6 +34,8 @@
 // The HDF5 library used here is not thread-safe: use one file object from one
 // thread at a time.
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -91,13 +93,23 @@ enum class Overwrite { no, yes };
 // about 10% (activations) to 15% (states) and costs more time than the
 // forward pass itself (vectors/SCHEMA.md).
 enum class Compression { deflate, none };
+// background: every call is copied and handed to one writer thread
+// (vectors/write_queue.h), which makes the same HDF5 calls in the same order
+// (so the same bytes) while the caller computes on; close() waits for it.
+// Errors surface at a later call or at close(). While such a writer is open,
+// nothing else in the process may call HDF5 (the library is not
+// thread-safe). inline: each call is made before it returns.
+enum class Threading { inline_calls, background };
+
+class WriteQueue;
 
 class H5Writer {
  public:
   // Starts `path` (as a temporary file beside it). Throws H5Error if `path`
   // exists and overwrite is no, or the file cannot be created.
   explicit H5Writer(std::string path, Overwrite overwrite = Overwrite::no,
-                    Compression compression = Compression::deflate);
+                    Compression compression = Compression::deflate,
+                    Threading threading = Threading::inline_calls);
   H5Writer(H5Writer&&) noexcept;
   H5Writer& operator=(H5Writer&&) = delete;
   H5Writer(const H5Writer&) = delete;
@@ -142,6 +154,10 @@ class H5Writer {
   void set_attr(const std::string& object, const std::string& name, int64_t value);
   void set_attr(const std::string& object, const std::string& name, uint64_t value);
 
+  // Background mode: returns once every call so far has been made; rethrows
+  // the first error of one. Inline mode: nothing to wait for.
+  void wait();
+
   // Flushes, closes and moves the file into place (atomically; without
   // Overwrite::yes it fails rather than replace a file that appeared since).
   void close();
@@ -153,6 +169,10 @@ class H5Writer {
   void set_attr_raw(const std::string& object, const std::string& name, int64_t type, const void* value);
   [[noreturn]] void fail(const std::string& object, const std::string& what) const;
   void discard() noexcept;
+  // Background mode, called from the caller's thread: queues `job` (holding
+  // `bytes` of copied data) and returns true. False where calls run inline
+  // (inline mode, or on the writer thread itself).
+  bool defer(std::function<void()> job, size_t bytes);
 
   std::string path_;
   std::string temp_;
@@ -166,6 +186,7 @@ class H5Writer {
   std::set<std::string> groups_;
   std::string last_path_;
   Hid last_object_;
+  std::unique_ptr<WriteQueue> queue_;  // background mode only
 };
 
 struct DatasetInfo {

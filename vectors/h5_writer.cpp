@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "vectors/h5_detail.h"
+#include "vectors/write_queue.h"
 
 namespace rwkv::vectors {
 namespace {
@@ -60,9 +61,12 @@ std::string temp_name_for(const std::string& path) {
   return fmt::format("{}.partial-{}", path, ::getpid());
 }
 
+// Background mode holds at most this much copied tensor data in its queue.
+constexpr size_t kQueueBytes = size_t(256) << 20;
+
 }  // namespace
 
-H5Writer::H5Writer(std::string path, Overwrite overwrite, Compression compression)
+H5Writer::H5Writer(std::string path, Overwrite overwrite, Compression compression, Threading threading)
     : path_(std::move(path)), temp_(temp_name_for(path_)), overwrite_(overwrite), compression_(compression) {
   silence_hdf5_errors();
   if (overwrite_ == Overwrite::no && std::filesystem::exists(path_))
@@ -80,18 +84,33 @@ H5Writer::H5Writer(std::string path, Overwrite overwrite, Compression compressio
   if (f < 0) throw H5Error(fmt::format("{}: cannot create the temporary file {}", path_, temp_));
   file_ = Hid(f, &H5Fclose);
   open_ = true;
+  if (threading == Threading::background) queue_ = std::make_unique<WriteQueue>(kQueueBytes);
+}
+
+// Queued jobs refer to the writer they were queued by: they all run before
+// the move (an error among them stays in the queue, which moves along).
+static WriteQueue* drained(WriteQueue* q) noexcept {
+  if (q) try { q->drain(); } catch (...) {}
+  return q;
 }
 
 H5Writer::H5Writer(H5Writer&& o) noexcept
-    : path_(std::move(o.path_)), temp_(std::move(o.temp_)), overwrite_(o.overwrite_),
-      compression_(o.compression_), file_(std::move(o.file_)), open_(o.open_), groups_(std::move(o.groups_)), last_path_(std::move(o.last_path_)),
-      last_object_(std::move(o.last_object_)) {
+    : path_((drained(o.queue_.get()), std::move(o.path_))), temp_(std::move(o.temp_)), overwrite_(o.overwrite_),
+      compression_(o.compression_), file_(std::move(o.file_)), open_(o.open_), groups_(std::move(o.groups_)),
+      last_path_(std::move(o.last_path_)), last_object_(std::move(o.last_object_)), queue_(std::move(o.queue_)) {
   o.open_ = false;
 }
 
 H5Writer::~H5Writer() { discard(); }
 
+bool H5Writer::defer(std::function<void()> job, size_t bytes) {
+  if (WriteQueue::in_job() || !queue_) return false;  // in that order: a job never reads queue_
+  queue_->push(std::move(job), bytes);
+  return true;
+}
+
 void H5Writer::discard() noexcept {
+  queue_.reset();  // drops what has not run, joins the thread
   if (!open_) return;
   open_ = false;
   last_object_.reset();
@@ -105,6 +124,7 @@ void H5Writer::fail(const std::string& object, const std::string& what) const {
 
 void H5Writer::create_group(const std::string& path) {
   if (!open_) fail(path, "file is already closed");
+  if (defer([this, path] { create_group(path); }, path.size())) return;
   const Hid gcpl = own_plist(H5Pcreate(H5P_GROUP_CREATE));
   no_times(gcpl.get());
   // Members are listed in the order they were written (steps 0, 1, 2, ...,
@@ -132,6 +152,14 @@ void H5Writer::write_raw(const std::string& path, H5Type type, const void* data,
   for (uint64_t d : dims) numel *= d;
   if (numel != n)
     fail(path, fmt::format("{} elements given for shape {} ({} elements)", n, dims_str(dims), numel));
+  if (!WriteQueue::in_job() && queue_) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    std::vector<unsigned char> copy(p, p + n * h5_type_size(type));
+    const size_t bytes = copy.size();
+    defer([this, path, type, copy = std::move(copy), n, dims] { write_raw(path, type, copy.data(), n, dims); },
+          bytes + path.size());
+    return;
+  }
   const std::vector<std::string> parts = split_path(path);
   if (parts.empty()) fail(path, "a dataset needs a name");
   std::string parent;
@@ -203,6 +231,7 @@ void H5Writer::write_tensor(const std::string& p, const TensorView& t) {
 
 void H5Writer::link(const std::string& existing, const std::string& path) {
   if (!open_) fail(path, "file is already closed");
+  if (defer([this, existing, path] { link(existing, path); }, existing.size() + path.size())) return;
   if (!path_exists(file_.get(), existing)) fail(path, fmt::format("cannot link to {}: no such object", existing));
   const std::vector<std::string> parts = split_path(path);
   if (parts.empty()) fail(path, "a link needs a name");
@@ -230,6 +259,8 @@ void H5Writer::set_attr_raw(const std::string& object, const std::string& name, 
 }
 
 void H5Writer::set_attr(const std::string& object, const std::string& name, const std::string& value) {
+  if (!open_) fail(object, "file is already closed");
+  if (defer([this, object, name, value] { set_attr(object, name, value); }, object.size() + value.size())) return;
   const Hid type = own_type(H5Tcopy(H5T_C_S1));
   // Fixed length, padded with NULs (HDF5 does not allow a size of 0).
   H5Tset_size(type.get(), std::max<size_t>(value.size(), 1));
@@ -240,17 +271,36 @@ void H5Writer::set_attr(const std::string& object, const std::string& name, cons
   set_attr_raw(object, name, type.get(), buf.data());
 }
 void H5Writer::set_attr(const std::string& object, const std::string& name, double value) {
+  if (!open_) fail(object, "file is already closed");
+  if (defer([this, object, name, value] { set_attr(object, name, value); }, object.size())) return;
   set_attr_raw(object, name, H5T_IEEE_F64LE, &value);
 }
 void H5Writer::set_attr(const std::string& object, const std::string& name, int64_t value) {
+  if (!open_) fail(object, "file is already closed");
+  if (defer([this, object, name, value] { set_attr(object, name, value); }, object.size())) return;
   set_attr_raw(object, name, H5T_STD_I64LE, &value);
 }
 void H5Writer::set_attr(const std::string& object, const std::string& name, uint64_t value) {
+  if (!open_) fail(object, "file is already closed");
+  if (defer([this, object, name, value] { set_attr(object, name, value); }, object.size())) return;
   set_attr_raw(object, name, H5T_STD_U64LE, &value);
+}
+
+void H5Writer::wait() {
+  if (!WriteQueue::in_job() && queue_) queue_->drain();
 }
 
 void H5Writer::close() {
   if (!open_) throw H5Error(fmt::format("{}: already closed", path_));
+  if (queue_) {
+    try {
+      queue_->drain();
+    } catch (...) {
+      discard();
+      throw;
+    }
+    queue_.reset();
+  }
   last_object_.reset();  // the file closes only when no object in it is open
   if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0) {
     discard();

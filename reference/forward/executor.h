@@ -74,6 +74,10 @@ class OpObserver {
   virtual void before_op(const Executor&, const plan::Op&, size_t /*index in plan().ops*/) {}
   virtual void after_op(const Executor&, const plan::Op&, size_t /*index in plan().ops*/) {}
   virtual void end_step(const Executor&) {}
+  // Returns once the work the observer took on for the ops so far is done
+  // (a writer that stores tensors in the background waits for its queue), so
+  // that timings of a run with an observer include all of it.
+  virtual void settle() {}
 };
 
 class Executor {
