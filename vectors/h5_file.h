@@ -2,7 +2,8 @@
 // Golden-tensor storage: a small RAII layer over the HDF5 C API.
 //
 // H5Writer writes one file, one tensor at a time, straight to disk (nothing of
-// a run is buffered here, so memory stays bounded however long the run). The
+// a run is buffered here beyond the bounded queue of background mode, so
+// memory stays bounded however long the run). The
 // file is built under a temporary name beside the target and only moved into
 // place by close(); an abandoned or failed writer removes its temporary file,
 // so a golden file that exists is a complete one. An existing target is never
