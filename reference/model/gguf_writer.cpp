@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "reference/util/file_into_place.h"
+
 namespace rwkv {
 
 GgufStreamWriter::GgufStreamWriter(std::string path, const std::vector<GgufKv>& kv,
@@ -79,18 +81,7 @@ void GgufStreamWriter::finish() {
   // index alone says whether everything was written.
   if (index_ != tensors_.size())
     throw std::logic_error(fmt::format("{}: {} of {} tensors written", path_, index_, tensors_.size()));
-  const int rc = std::fclose(file_);
-  file_ = nullptr;
-  if (rc != 0) {
-    std::remove(tmp_.c_str());
-    throw std::runtime_error(fmt::format("{}: close failed", path_));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp_, path_, ec);
-  if (ec) {
-    std::remove(tmp_.c_str());
-    throw std::runtime_error(fmt::format("{}: cannot rename into place: {}", path_, ec.message()));
-  }
+  close_into_place(file_, tmp_, path_);
 }
 
 }  // namespace rwkv

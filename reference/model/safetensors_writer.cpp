@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "reference/util/file_into_place.h"
+
 namespace rwkv {
 
 int64_t StEntry::numel() const {
@@ -93,18 +95,7 @@ void SafetensorsWriter::write(std::span<const float> values) { write_raw(StDType
 void SafetensorsWriter::finish() {
   if (written_ != entries_.size())
     throw std::logic_error(fmt::format("{}: {} of {} tensors written", path_, written_, entries_.size()));
-  const int rc = std::fclose(file_);
-  file_ = nullptr;
-  if (rc != 0) {
-    std::remove(tmp_.c_str());
-    throw std::runtime_error(fmt::format("{}: close failed", path_));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp_, path_, ec);
-  if (ec) {
-    std::remove(tmp_.c_str());
-    throw std::runtime_error(fmt::format("{}: cannot rename into place: {}", path_, ec.message()));
-  }
+  close_into_place(file_, tmp_, path_);
 }
 
 }  // namespace rwkv
