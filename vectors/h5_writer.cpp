@@ -97,7 +97,9 @@ static WriteQueue* drained(WriteQueue* q) noexcept {
 H5Writer::H5Writer(H5Writer&& o) noexcept
     : path_((drained(o.queue_.get()), std::move(o.path_))), temp_(std::move(o.temp_)), overwrite_(o.overwrite_),
       compression_(o.compression_), file_(std::move(o.file_)), open_(o.open_), groups_(std::move(o.groups_)),
-      last_path_(std::move(o.last_path_)), last_object_(std::move(o.last_object_)), queue_(std::move(o.queue_)) {
+      last_path_(std::move(o.last_path_)), last_object_(std::move(o.last_object_)),
+      parent_path_(std::move(o.parent_path_)), parent_(std::move(o.parent_)), compact_dcpl_(std::move(o.compact_dcpl_)),
+      queue_(std::move(o.queue_)) {
   o.open_ = false;
 }
 
@@ -114,6 +116,8 @@ void H5Writer::discard() noexcept {
   if (!open_) return;
   open_ = false;
   last_object_.reset();
+  parent_.reset();
+  compact_dcpl_.reset();
   file_.reset();
   std::remove(temp_.c_str());
 }
@@ -164,21 +168,38 @@ void H5Writer::write_raw(const std::string& path, H5Type type, const void* data,
   if (parts.empty()) fail(path, "a dataset needs a name");
   std::string parent;
   for (size_t i = 0; i + 1 < parts.size(); ++i) parent += "/" + parts[i];
-  if (!parent.empty()) create_group(parent);
+  if (parent.empty()) parent = "/";
+  if (parent != parent_path_ || !parent_.valid()) {
+    parent_.reset();
+    parent_path_.clear();
+    if (parent != "/") create_group(parent);
+    parent_ = own_object(H5Oopen(file_.get(), parent.c_str(), H5P_DEFAULT));
+    if (!parent_.valid()) fail(parent, "cannot open group");
+    parent_path_ = parent;
+  }
+  const std::string& leaf = parts.back();
   // The parents exist now: only the last link can.
-  if (H5Lexists(file_.get(), path.c_str(), H5P_DEFAULT) > 0) fail(path, "already exists");
+  if (H5Lexists(parent_.get(), leaf.c_str(), H5P_DEFAULT) > 0) fail(path, "already exists");
   last_object_.reset();
   last_path_.clear();
 
   const std::vector<hsize_t> hdims(dims.begin(), dims.end());
   const Hid space = own_space(dims.empty() ? H5Screate(H5S_SCALAR)
                                            : H5Screate_simple(int(hdims.size()), hdims.data(), nullptr));
-  const Hid dcpl = own_plist(H5Pcreate(H5P_DATASET_CREATE));
-  no_times(dcpl.get());
   const uint64_t bytes = numel * h5_type_size(type);
-  if (!dims.empty() && bytes <= kCompactBytes) {
-    H5Pset_layout(dcpl.get(), H5D_COMPACT);
-  } else if (!dims.empty()) {
+  const bool compact = !dims.empty() && bytes <= kCompactBytes;
+  if (compact && !compact_dcpl_.valid()) {
+    compact_dcpl_ = own_plist(H5Pcreate(H5P_DATASET_CREATE));
+    no_times(compact_dcpl_.get());
+    H5Pset_layout(compact_dcpl_.get(), H5D_COMPACT);
+  }
+  Hid own_dcpl;
+  if (!compact) {
+    own_dcpl = own_plist(H5Pcreate(H5P_DATASET_CREATE));
+    no_times(own_dcpl.get());
+  }
+  const Hid& dcpl = compact ? compact_dcpl_ : own_dcpl;
+  if (!compact && !dims.empty()) {
     // Chunked, byte-shuffled, then deflated: shuffle groups the exponent
     // bytes of neighbouring floats together, which deflate handles well.
     const std::vector<hsize_t> chunk = chunk_dims(dims);
@@ -189,7 +210,7 @@ void H5Writer::write_raw(const std::string& path, H5Type type, const void* data,
     }
   }
   const Hid ftype = file_type(type);
-  Hid ds(H5Dcreate2(file_.get(), path.c_str(), ftype.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+  Hid ds(H5Dcreate2(parent_.get(), leaf.c_str(), ftype.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
          &H5Dclose);
   if (!ds.valid()) fail(path, fmt::format("cannot create {} dataset of shape {}", h5_type_name(type), dims_str(dims)));
   // The memory type is the file type: HDF5 copies bytes, converts nothing
@@ -302,6 +323,8 @@ void H5Writer::close() {
     queue_.reset();
   }
   last_object_.reset();  // the file closes only when no object in it is open
+  parent_.reset();
+  compact_dcpl_.reset();
   if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0) {
     discard();
     throw H5Error(fmt::format("{}: flushing {} failed", path_, temp_));
