@@ -370,6 +370,18 @@ for r in beyond:
         f"{st} {per('0.1b', st) - per('0.4b', st):+.2f} us" for st in SCHEDULES) + f". In graph mode that is what the "
       f"per-token host work alone gives ({p['host_token_us'] * (1 / L['0.1b'] - 1 / L['0.4b']):.2f} us); where the host "
       "launches every kernel it is more, as a slower host during the 0.1b runs would make it.\n")
+w("0.1b and 0.4b run the same 44 kernels per layer (0.4b's read more bytes) and the same per-token host work, so "
+  "2 T(0.1b) - T(0.4b) (T: us per token) is at most that per-token work plus 0.1b's embedding and head ops (a "
+  "100 MB head matvec, about 50 us in all) in any model whose per-dispatch costs do not fall with size and whose "
+  "per-token host work does not depend on it. Measured:\n")
+w("| weights | " + " | ".join(SCHEDULES) + " |")
+w("|---|" + "---|" * len(SCHEDULES))
+for q in ("fp16", "q4_k"):
+    w(f"| {q} | " + " | ".join(f"{2e3 * case('0.1b', q, st)['decode_ms_per_token'] - 1e3 * case('0.4b', q, st)['decode_ms_per_token']:.0f}"
+                               for st in SCHEDULES) + " |")
+w("\nNo one per-token cost gives both the graph strategies (30-70 us) and the op, layer, token and token+pdl "
+  "strategies (130-650 us): wherever the host launches every kernel, the 0.1b runs are slower per dispatch than a "
+  "consistent profile makes them. The fitted profile still meets them within 10% but for 0.1b fp16 token.\n")
 w("## Prefill (256 tokens in chunks of 128, logits of each chunk's last token)\n")
 w("| model | weights | strategy | measured tok/s | simgpu tok/s | error |")
 w("|---|---|---|---|---|---|")
