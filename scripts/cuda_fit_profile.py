@@ -299,7 +299,9 @@ w(f"- host: {enc:.3f} us per stream launch, launch + spinning sync {CAL['encode_
   f"read-back {CAL['readback_us']['value']:.2f} us, graph launch {CAL['replay_submit_us']['value']:.2f} us (calibrate), "
   f"plus host_token_us per token (the bench loop's own work: fitted).")
 w(f"- in a step, a matvec's per-byte time is f x calibrate's: calibrate repeats each op alone, its weights L2-resident "
-  f"(60 MB) and warm; a step streams every matrix once from HBM (f fitted; one factor for fp16, Q4_K and Q6_K).\n")
+  f"(60 MB) and warm; a step streams every matrix once from HBM (f fitted; one factor for fp16, Q4_K and Q6_K, the "
+  f"heads too, though calibrate's 1.5b heads, 268 and 110 MB, did not fit in L2: a simplification worth about 1% "
+  f"of a token).\n")
 w("Per kind, from calibrate's op tables of 1.5b (`reports/cuda/run2-calibrate.txt`; each op repeated in a replayed graph, "
   f"less {G_GRAPH:.3f} us per op; matmul_mat: its bandwidth roof is the fp16 matvec's in a step, not limiting):\n")
 w("| kind | latency_us | GB/s in calibrate | GB/s in a step | compute eff (of the f32 FMA peak) | full_grid | from |")
