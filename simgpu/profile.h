@@ -44,7 +44,7 @@ struct KernelEfficiency {
   // Optional "full_grid": the workgroups this kind needs to reach its efficiencies (the
   // device runs about that many at once); a dispatch of fewer workgroups gets that fraction
   // of the bandwidth and peak. Absent: every grid reaches them.
-  std::optional<Sourced> full_grid;
+  std::optional<Sourced> full_grid = std::nullopt;
 };
 
 struct Profile {

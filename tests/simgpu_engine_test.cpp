@@ -361,7 +361,7 @@ TEST(SimgpuEngine, KernelLatencyAndFullGridClosedForm) {
 }
 
 TEST(SimgpuEngine, ProfilesWithoutTheNewFieldsPriceAsBefore) {
-  for (const std::string& n : {"nvidia-h100-cuda", "nvidia-h100-vulkan", "apple-m2max-metal", "apple-m2max-wgpu"}) {
+  for (const char* n : {"nvidia-h100-cuda", "nvidia-h100-vulkan", "apple-m2max-metal", "apple-m2max-wgpu"}) {
     const Profile p = find_profile(n);
     EXPECT_FALSE(p.pdl_gap_us.has_value()) << n;
     for (const KernelEfficiency& e : p.efficiency) {
@@ -434,7 +434,9 @@ TEST(SimgpuEngine, AddingSyncsIsNeverFasterWithLatencyAndPdl) {
         SimOptions o;
         o.steps = 3;
         const double t = simulate(w, s, *p, nullptr, o).total_us;
-        if (every != 1) EXPECT_LE(t, previous * (1 + 1e-12)) << p->name << " every " << every;
+        if (every != 1) {
+          EXPECT_LE(t, previous * (1 + 1e-12)) << p->name << " every " << every;
+        }
         previous = t;
       }
     }
