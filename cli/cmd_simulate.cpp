@@ -3,7 +3,9 @@
 // from the op plan; --functional runs the plan through the reference kernels
 // in the simulated completion order; --sweep varies the sync interval;
 // --fit and --report hold the Apple profiles to the published figures.
+#include <array>
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include <fmt/format.h>
@@ -26,12 +28,12 @@ namespace {
 
 struct SimulateArgs {
   std::string profile = "apple-m2max-wgpu", schedule = "wgpu-only", config = "2.9b", quant = "q4_k";
-  std::string head_quant = "fp16", activations = "f16";
+  std::string head_quant = "fp16", activations = "f16", logits = "all";
   int64_t tokens = 16, chunk = 1;
   bool functional = false;
   std::string functional_config;
   std::string trace, out, report;
-  bool sweep = false, list_schedules = false, list_profiles = false, fit = false, force = false;
+  bool sweep = false, list_schedules = false, list_profiles = false, fit = false, force = false, kinds = false, dispatches = false;
 };
 
 void print_result(const simgpu::SimResult& r, const SimulateArgs& a) {
@@ -102,8 +104,31 @@ int run(const SimulateArgs& a) {
   std::optional<simgpu::Profile> peer;
   if (!given.peer.empty()) peer = simgpu::find_profile(given.peer);
   const simgpu::Schedule schedule = simgpu::find_schedule(a.schedule);
-  const plan::Plan plan = plan::build_plan(config, a.chunk);
+  if (a.logits != "all" && a.logits != "last")
+    throw std::invalid_argument(fmt::format("--logits: '{}' is not all or last", a.logits));
+  const plan::Plan plan = a.logits == "last" ? plan::build_plan(config, a.chunk, {plan::TokenRun{a.chunk - 1, 1}})
+                                             : plan::build_plan(config, a.chunk);
   const simgpu::Workload w = simgpu::plan_workload(plan, formats);
+  if (a.kinds) {
+    // What the cost model sees of one step, per kernel kind (scripts/cuda_fit_profile.py reads it).
+    std::map<std::string, std::array<double, 4>> k;
+    for (const simgpu::Dispatch& d : w.dispatches) {
+      if (d.host) continue;
+      std::array<double, 4>& x = k[d.kind];
+      x[0] += 1, x[1] += d.bytes_read + d.bytes_written, x[2] += d.flops, x[3] += d.weight_bytes;
+    }
+    fmt::print("kind,dispatches,bytes,flops,weight_bytes\n");
+    for (const auto& [kind, x] : k) fmt::print("{},{:.0f},{:.0f},{:.0f},{:.0f}\n", kind, x[0], x[1], x[2], x[3]);
+    return 0;
+  }
+  if (a.dispatches) {
+    fmt::print("name,kind,workgroups,bytes,flops,weight_bytes\n");
+    for (const simgpu::Dispatch& d : w.dispatches)
+      if (!d.host)
+        fmt::print("{},{},{},{:.0f},{:.0f},{:.0f}\n", d.name, d.kind, d.workgroups(), d.bytes_read + d.bytes_written,
+                   d.flops, d.weight_bytes);
+    return 0;
+  }
   simgpu::SimOptions opt;
   opt.steps = a.tokens;
   opt.record = !a.trace.empty();
@@ -148,6 +173,10 @@ void add_simulate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--chunk", a->chunk, "tokens per step (1 = decode)")->check(CLI::Range(int64_t(1), int64_t(4096)))
       ->capture_default_str();
+  cmd->add_option("--logits", a->logits, "tokens of a step whose logits are computed: all, or last (as a chunked prefill)")
+      ->capture_default_str();
+  cmd->add_flag("--kinds", a->kinds, "print the step's dispatches, bytes, FLOPs and weight bytes per kernel kind (CSV) and exit");
+  cmd->add_flag("--dispatches", a->dispatches, "print the step's GPU dispatches (name, kind, workgroups, bytes, FLOPs, weight bytes; CSV) and exit");
   cmd->add_flag("--functional", a->functional,
                 "also run the plan through the reference kernels in the simulated completion order and check it");
   cmd->add_option("--functional-config", a->functional_config,

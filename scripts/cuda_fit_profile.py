@@ -1,43 +1,400 @@
 #!/usr/bin/python3
-"""Refits a measured CUDA profile's per-dispatch gaps to one measured model.
+"""Fits simgpu's CUDA profile to the calibrated micro-measurements and three
+measured decode figures, predicts every other measured case, and writes the
+profile and the fidelity report (reports/simgpu-cuda-fidelity.md).
 
-rwkv-oracle calibrate times each op alone (its launches replayed back to back
-in a graph). In a real step consecutive kernels differ and depend on each
-other, and the device spends more time between them than between repeats of
-one kernel. This script takes the calibrated profile and the bench table
-(rwkv-oracle bench --backend cuda --out), and sets
-  replay_gap_us = (measured graph ms/token - sum of the ops' calibrated device
-                   times less their replay gap) / dispatches
-  gap_us        = calibrated gap_us + (replay_gap_us - calibrated replay_gap_us)
-for one model and format (default 1.5b fp16), so the other sizes and formats
-are held-out predictions. Writes the fitted profile.
+  scripts/cuda_fit_profile.py CALIBRATED.json CALIBRATE.txt MEASURED.json OUT.json [REPORT.md] [build-dir]
 
-  scripts/cuda_fit_profile.py PROFILE.json BENCH.md STEP_US OUT.json [MODEL] [FORMAT]
-STEP_US: the calibrated sum of the decode step's op times (calibrate's
-"1-token step: ... us of device time" line for that model and format).
+CALIBRATED.json  rwkv-oracle calibrate --backend cuda --out (simgpu's profile format)
+CALIBRATE.txt    that run's output: the per-kind op tables of 1.5b (T = 1 and T = 128)
+MEASURED.json    the bench figures (reports/cuda/run2-measured.json)
+
+The cost model (simgpu/README.md):
+  kernel  latency_us + max(bytes / (bandwidth * eff), flops / (peak * eff_compute))
+  gaps    replay (graph)  replay_gap_us = g_graph + c
+          stream          gap_us        = g_stream + c
+          pdl             pdl_gap_us    = c  (the launch path is overlapped with the predecessor)
+          g_graph, g_stream: calibrate's per-kernel cost of a replayed graph of empty kernels and
+          the stream gap of back-to-back kernels (measurements); c: what a kernel of a real step
+          costs beyond them (fitted)
+Per kind, from calibrate's tables (each op timed alone, repeated in a replayed graph, so less
+g_graph per op):
+  element-wise kinds: latency and bandwidth efficiency from the T = 1 and T = 128 times
+  matmul_vec.fp16: latency and efficiency from the T = 1 mean (all decode matvecs) and the
+                   T = 128 row (one op: the head on the last token)
+  matmul_vec.q4_k / q6_k: the fp16 matvec latency, efficiency from their T = 1 means
+  matmul_mat.*: the fp16 matvec latency, compute efficiency from their T = 128 means
+full_grid (matmul_mat kinds, time_mix_v7): a grid of fewer workgroups than the device runs at
+once gets that fraction of it (from the SM count; the fits above divide by the same fraction).
+Repeated alone, an op finds its weights in L2 (60 MB) and warm; in a step every matrix streams
+from HBM once, cold: the matvec kinds' per-byte time in a step is f times calibrate's (f fitted,
+one factor for fp16, Q4_K and Q6_K). host_token_us (the bench loop's own work per token: plan
+lookup, a zeroed 256 KiB logits tensor, a pageable read-back, a copy) is fitted too.
+Fitted figures (decode ms/token, graph strategy): 0.1b fp16, 0.4b fp16, 2.9b fp16; unknowns
+c, f, host_token_us, solved by Newton's method on rwkv-oracle simulate itself.
 """
+import copy
 import json
+import os
+import re
+import subprocess
 import sys
 
-profile, bench, step_us, out = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
-model = sys.argv[5] if len(sys.argv) > 5 else "1.5b"
-fmt = sys.argv[6] if len(sys.argv) > 6 else "fp16"
-p = json.load(open(profile))
-graph_ms = dispatches = None
-for line in open(bench):
-    cells = [c.strip() for c in line.strip().strip("|").split("|")]
-    if len(cells) >= 11 and cells[0] == model and cells[1] == fmt and cells[2] == "graph":
-        graph_ms, dispatches = float(cells[6]), int(cells[10])
-if graph_ms is None:
-    sys.exit(f"{bench}: no graph row for {model} {fmt}")
-old_replay = p["replay_gap_us"]["value"]
-device_only = step_us - dispatches * old_replay
-replay = (graph_ms * 1000.0 - device_only) / dispatches
-gap = p["gap_us"]["value"] + (replay - old_replay)
-src = (f"fitted by scripts/cuda_fit_profile.py to the measured {model} {fmt} graph decode ({graph_ms} ms/token, "
-       f"{dispatches} dispatches) and the calibrated op times ({step_us} us)")
-p["name"] = p["name"] + "-fitted"
-p["replay_gap_us"] = {"value": round(replay, 3), "source": src}
-p["gap_us"] = {"value": round(gap, 3), "source": src + f"; calibrated gap {p['gap_us']['value']} us plus the same in-step excess"}
-json.dump(p, open(out, "w"), indent=2)
-print(f"replay_gap_us {old_replay} -> {replay:.3f}, gap_us -> {gap:.3f}; wrote {out}")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+calibrated_path, calibrate_txt, measured_path, out_path = sys.argv[1:5]
+report_path = sys.argv[5] if len(sys.argv) > 5 else None
+BIN = os.path.join(sys.argv[6] if len(sys.argv) > 6 else os.path.join(ROOT, "build"), "cli", "rwkv-oracle")
+FIGURES = [("0.1b", "fp16", "graph"), ("0.4b", "fp16", "graph"), ("2.9b", "fp16", "graph")]
+SCHEDULES = {"op": "cuda-op", "layer": "cuda-layer", "token": "cuda-token", "graph": "cuda-graph",
+             "inflight=3": "cuda-inflight3", "token+pdl": "cuda-token-pdl", "graph+pdl": "cuda-graph-pdl"}
+CAL = json.load(open(calibrated_path))
+MEASURED = json.load(open(measured_path))
+CASES = MEASURED["cases"]
+
+
+def tables(path):
+    """calibrate's per-kind tables: {1: {kind: (ops, us)}, 128: {...}}."""
+    out, cur = {}, None
+    for line in open(path):
+        m = re.match(r"(decode|prefill) \(T = (\d+)\) ops by kind", line)
+        if m:
+            cur = out.setdefault(int(m.group(2)), {})
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cur is not None and len(cells) == 6 and cells[1].isdigit():
+            cur[cells[0]] = (int(cells[1]), float(cells[2]))
+    return out
+
+
+SMS = int(re.search(r"(\d+) SMs", CAL["device"]).group(1))
+# Kinds whose small grids leave SMs idle (full_grid, in simgpu's workgroups): the tiled GEMM
+# (simgpu counts web-rwkv's 32x32 output tiles, the CUDA backend's gemm_tc runs 64x64 tiles,
+# 4 of them, one block per SM) and the time mix (a workgroup per pair of heads, sequential
+# over the tokens: fewer heads than SMs, so its time is one head's).
+FULL_GRID = {"matmul_mat.fp16": (4 * SMS, f"4 x {SMS} SMs: one 64x64 gemm_tc block (4 of simgpu's 32x32 tiles) per SM"),
+             "matmul_mat.q4_k": (4 * SMS, f"4 x {SMS} SMs: one 64x64 gemm_tc block (4 of simgpu's 32x32 tiles) per SM"),
+             "time_mix_v7": (SMS, f"{SMS} SMs: a workgroup per SM; with fewer, the kernel takes one workgroup's time")}
+
+
+def kinds(T):
+    """simgpu's view of 1.5b steps of T tokens (fp16 and q4_k together, as calibrate timed them):
+    kind -> [dispatches, bytes / fill, flops / fill] with fill = min(1, workgroups / full_grid)."""
+    agg = {}
+    for q, head in (("fp16", "fp16"), ("q4_k", "q6_k")):
+        out = subprocess.run([BIN, "simulate", "--profile", calibrated_path, "--config", "1.5b", "--quant", q,
+                              "--head-quant", head, "--chunk", str(T), "--logits", "last", "--dispatches"],
+                             capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines()[1:]:
+            name, k, wg, b, f, w = line.split(",")
+            fill = min(1.0, int(wg) / FULL_GRID[k][0]) if k in FULL_GRID else 1.0
+            a = agg.setdefault(k, [0, 0.0, 0.0])
+            a[0] += 1
+            a[1] += float(b) / fill
+            a[2] += float(f) / fill
+    return agg
+
+
+TAB = tables(calibrate_txt)
+K = {1: kinds(1), 128: kinds(128)}
+for T in (1, 128):
+    for k, (n, _) in TAB[T].items():
+        if K[T].get(k, [0])[0] != n:
+            sys.exit(f"{calibrate_txt}: {n} ops of kind {k} at T = {T}, simgpu's 1.5b steps have {K[T].get(k, [0])[0]}")
+BW = CAL["bandwidth_gbps"]["value"] * 1e3  # bytes per us
+PEAK = CAL["peak_gflops"]["value"] * 1e3    # flops per us
+G_GRAPH = CAL["replay_gap_us"]["value"]
+G_STREAM = CAL["gap_us"]["value"]
+CALSRC = f"{calibrate_txt} (rwkv-oracle calibrate --backend cuda, 1.5b)"
+
+
+def per_kind():
+    """(kind, latency_us, us per byte, compute eff or None, source) from calibrate alone."""
+    rows = []
+    for k, (n1, t1) in sorted(TAB[1].items()):
+        if k.startswith("matmul") or k not in TAB[128]:
+            continue
+        n2, t2 = TAB[128][k]
+        b1, b2 = K[1][k][1] / n1, K[128][k][1] / n2
+        s = ((t2 - G_GRAPH) - (t1 - G_GRAPH)) / (b2 - b1)
+        lat = (t1 - G_GRAPH) - s * b1
+        rows.append((k, lat, s, None, f"{CALSRC}: {t1} us per op at T = 1 ({b1:.0f} B), {t2} us at T = 128 ({b2:.0f} B), "
+                     f"less the {G_GRAPH:.3f} us per kernel of a replayed graph: a line through both"))
+    n, b, _ = K[1]["matmul_vec.fp16"]
+    t1 = TAB[1]["matmul_vec.fp16"][1]
+    th = TAB[128]["matmul_vec.fp16"][1]
+    hb = K[128]["matmul_vec.fp16"][1]
+    s = (n * (t1 - G_GRAPH) - n * (th - G_GRAPH)) / (b - n * hb)
+    lat = (th - G_GRAPH) - hb * s
+    rows.append(("matmul_vec.fp16", lat, s, None,
+                 f"{CALSRC}: mean {t1} us of {n} decode matvecs ({b / n:.0f} B each) and {th} us of the head on one "
+                 f"token ({hb:.0f} B), less {G_GRAPH:.3f} us each: latency and per-byte time through both"))
+    for k in ("matmul_vec.q4_k", "matmul_vec.q6_k"):
+        n, b, _ = K[1][k]
+        t = TAB[1][k][1]
+        rows.append((k, lat, n * (t - G_GRAPH - lat) / b, None,
+                     f"{CALSRC}: mean {t} us of {n} ops ({b / n:.0f} B each) less {G_GRAPH:.3f} us and the fp16 "
+                     f"matvec latency {lat:.3f} us (same one-warp-per-row kernel structure)"))
+    for k in ("matmul_mat.fp16", "matmul_mat.q4_k"):
+        n, b, fl = K[128][k]
+        t = TAB[128][k][1]
+        rows.append((k, lat, None, fl / (PEAK * n * (t - G_GRAPH - lat)),
+                     f"{CALSRC}: mean {t} us of {n} ops at T = 128 ({fl / n:.3g} FLOP each) less {G_GRAPH:.3f} us "
+                     f"and the matvec latency {lat:.3f} us, against the measured f32 FMA peak"))
+    return rows
+
+
+ROWS = per_kind()
+
+
+def make(p, final=False):
+    """The profile for fitted values p = {c, f, host_token_us}."""
+    prof = copy.deepcopy(CAL)
+    fitted = ("fitted by scripts/cuda_fit_profile.py with c, f and host_token_us to the measured graph decode of "
+              + ", ".join(f"{m} {q}" for m, q, _ in FIGURES) + " (reports/cuda/run2-measured.json)")
+    eff = []
+    mv_s = dict((k, s) for k, _, s, _, _ in ROWS if k.startswith("matmul_vec"))
+    for k, lat, s, ec, src in ROWS:
+        e = {"kind": k}
+        if k.startswith("matmul_vec"):
+            e["bandwidth"] = {"value": min(1.0, 1 / (s * BW * p["f"])),
+                              "source": f"{src}; per-byte time x f = {p['f']:.4f} in a step (weights from HBM, cold): {fitted}"}
+            e["compute"] = {"value": 1.0, "source": "not limiting: the measured time is charged to bandwidth"}
+        elif k.startswith("matmul_mat"):
+            e["bandwidth"] = {"value": min(1.0, 1 / (mv_s["matmul_vec.fp16"] * BW * p["f"])),
+                              "source": "the fp16 matvec's in-step bandwidth efficiency (weights streamed once)"}
+            e["compute"] = {"value": min(1.0, ec), "source": src}
+        else:
+            e["bandwidth"] = {"value": min(1.0, 1 / (s * BW)), "source": src}
+            e["compute"] = {"value": 1.0, "source": "not limiting: the measured time is charged to bandwidth"}
+        e["latency_us"] = {"value": lat, "source": src}
+        if k in FULL_GRID:
+            e["full_grid"] = {"value": FULL_GRID[k][0], "source": FULL_GRID[k][1]}
+        eff.append(e)
+    lats = [lat for k, lat, _, _, _ in ROWS if not k.startswith("matmul")]
+    eff.append({"kind": "default",
+                "bandwidth": {"value": 0.2, "source": "assumed: about the element-wise kinds' efficiencies"},
+                "compute": {"value": 1.0, "source": "not limiting"},
+                "latency_us": {"value": sum(lats) / len(lats), "source": "mean of the element-wise kinds' latencies"}})
+    prof["efficiency"] = eff
+    c = p["c"]
+    prof["replay_gap_us"] = {"value": G_GRAPH + c, "source": f"calibrated {G_GRAPH:.3f} us per kernel of a replayed "
+                             f"graph of empty kernels + c = {c:.4f} us per kernel of a real step, {fitted}"}
+    prof["gap_us"] = {"value": G_STREAM + c, "source": f"calibrated stream gap {G_STREAM:.3f} us (back-to-back "
+                      f"kernels) + the same c = {c:.4f} us, {fitted}"}
+    prof["pdl_gap_us"] = {"value": c, "source": f"c = {c:.4f} us alone: programmatic dependent launch overlaps the "
+                          f"launch path (the calibrated gaps) with the predecessor, {fitted}"}
+    prof["host_token_us"] = {"value": p["host_token_us"], "source": f"{fitted}: the bench loop's own work per token"}
+    prof["name"] = "nvidia-h200-cuda-fitted"
+    prof.pop("peer", None)  # one API: no peer profile
+    prof["description"] = (CAL["description"] + "; per-kind latencies and efficiencies from calibrate's op tables, "
+                           "three values fitted to three measured decode figures (scripts/cuda_fit_profile.py)")
+    return prof
+
+
+TMP = out_path + ".tmp.json"
+
+
+def simulate(prof_path, model, fmt, strategy, prefill=False):
+    head = "fp16" if fmt == "fp16" else "q6_k"
+    args = [BIN, "simulate", "--profile", prof_path, "--schedule",
+            os.path.join(ROOT, "backends/cuda/schedules", SCHEDULES[strategy] + ".json"), "--config", model,
+            "--quant", fmt, "--head-quant", head]
+    args += ["--tokens", "2", "--chunk", "128", "--logits", "last"] if prefill else ["--tokens", "48"]
+    run = subprocess.run(args, capture_output=True, text=True)
+    if run.returncode:
+        sys.exit(f"{' '.join(args)}: {run.stderr.strip()}")
+    out = run.stdout
+    return float(re.search(r"time per token\s+([\d.]+) ms", out).group(1)) * 1e3, \
+        float(re.search(r"tokens/s\s+([\d.]+)", out).group(1))
+
+
+def case(m, q, s):
+    return next(c for c in CASES if (c["model"], c["weights"], c["strategy"]) == (m, q, s))
+
+
+def residuals(p):
+    json.dump(make(p), open(TMP, "w"))
+    return [simulate(TMP, *f)[0] - 1e3 * case(*f)["decode_ms_per_token"] for f in FIGURES]
+
+
+def solve(M, r):
+    det = lambda m: (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                     + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
+    D = det(M)
+    out = []
+    for k in range(3):
+        Mk = [row[:] for row in M]
+        for j in range(3):
+            Mk[j][k] = r[j]
+        out.append(det(Mk) / D)
+    return out
+
+
+p = {"c": 0.3, "f": 1.8, "host_token_us": 100.0}
+steps = {"c": 0.05, "f": 0.05, "host_token_us": 10.0}
+keys = list(p)
+for it in range(8):
+    r = residuals(p)
+    J = []
+    for k in keys:
+        q = dict(p)
+        q[k] += steps[k]
+        J.append([(a - b) / steps[k] for a, b in zip(residuals(q), r)])
+    dx = solve([[J[k][j] for k in range(3)] for j in range(3)], [-v for v in r])
+    for k, d in zip(keys, dx):
+        p[k] += d
+    if max(abs(v) for v in r) < 0.05:
+        break
+r = residuals(p)
+os.remove(TMP)
+print("fitted: c = %.4f us, f = %.4f, host_token_us = %.2f; residuals on the fitted figures (us/token): %s"
+      % (p["c"], p["f"], p["host_token_us"], ", ".join("%.2f" % v for v in r)))
+prof = make(p)
+with open(out_path, "w") as fh:
+    json.dump(prof, fh, indent=2)
+    fh.write("\n")
+print(f"wrote {out_path}")
+if not report_path:
+    sys.exit(0)
+
+# The report: every measured case, decode and prefill (generated, never typed).
+rows = []
+for c in CASES:
+    m, q, s = c["model"], c["weights"], c["strategy"]
+    _, d = simulate(out_path, m, q, s)
+    _, pf = simulate(out_path, m, q, s, prefill=True)
+    rows.append({"case": (m, q, s), "dec": c["decode_tok_s"], "dec_p": d, "pre": c["prefill_tok_s"], "pre_p": pf,
+                 "fitted": (m, q, s) in FIGURES, "ms": c["decode_ms_per_token"]})
+held = [r for r in rows if not r["fitted"]]
+derr = lambda r: r["dec_p"] / r["dec"] - 1
+perr = lambda r: r["pre_p"] / r["pre"] - 1
+beyond = [r for r in held if abs(derr(r)) > 0.10]
+enc = CAL["encode_us"]["value"]
+
+
+def launches(model):
+    out = subprocess.run([BIN, "simulate", "--profile", out_path, "--config", model, "--dispatches"],
+                         capture_output=True, text=True, check=True).stdout
+    return len(out.splitlines()) - 1
+
+
+L = {m: launches(m) for m in sorted({r["case"][0] for r in rows})}
+md = []
+w = md.append
+w("# simgpu against the CUDA backend on an H200 (decode and prefill, run 2)\n")
+w("Generated by `scripts/cuda_fit_profile.py " + " ".join(os.path.relpath(x, ROOT) if os.path.exists(x) else x
+  for x in sys.argv[1:6]) + "` (never typed). Measured: `reports/cuda/run2-measured.json` (from "
+  "`reports/cuda/run2-bench.md`: 4 models x fp16 / Q4_K x 7 strategies); profile: `" + os.path.relpath(out_path, ROOT)
+  + "`; schedules: `backends/cuda/schedules/cuda-*.json` (token+pdl and graph+pdl: `\"pdl\": true`). "
+  "`tests/simgpu_cuda_fidelity_test.cpp` re-runs every prediction below in CI and fails if one regresses.\n")
+w("## The model\n")
+w("Per dispatch, in microseconds (simgpu/README.md):\n")
+w("- kernel = `latency_us + max(bytes / (bandwidth * eff), flops / (peak * eff_compute)) / min(1, workgroups / full_grid)`")
+w(f"- device gap: replayed graph `replay_gap_us = {G_GRAPH:.3f} + c`, stream `gap_us = {G_STREAM:.3f} + c`, programmatic "
+  f"dependent launch `pdl_gap_us = c`; a PDL dispatch starts at `max(previous end + pdl_gap_us, max(ready, previous "
+  f"kernel start) + gap)`. {G_GRAPH:.3f} and {G_STREAM:.3f} us are calibrate's measurements (a replayed graph of empty "
+  f"kernels; back-to-back stream kernels): the launch path, which PDL overlaps with the predecessor. c is what a kernel of "
+  f"a real step costs beyond them (fitted).")
+w(f"- host: {enc:.3f} us per stream launch, launch + spinning sync {CAL['encode_us']['value'] + CAL['submit_latency_us']['value'] + G_STREAM + CAL['wait_spin_us']['value']:.2f} us, "
+  f"read-back {CAL['readback_us']['value']:.2f} us, graph launch {CAL['replay_submit_us']['value']:.2f} us (calibrate), "
+  f"plus host_token_us per token (the bench loop's own work: fitted).")
+w(f"- in a step, a matvec's per-byte time is f x calibrate's: calibrate repeats each op alone, its weights L2-resident "
+  f"(60 MB) and warm; a step streams every matrix once from HBM (f fitted; one factor for fp16, Q4_K and Q6_K, the "
+  f"heads too, though calibrate's 1.5b heads, 268 and 110 MB, did not fit in L2: a simplification worth about 1% "
+  f"of a token).\n")
+w("Per kind, from calibrate's op tables of 1.5b (`reports/cuda/run2-calibrate.txt`; each op repeated in a replayed graph, "
+  f"less {G_GRAPH:.3f} us per op; matmul_mat: its bandwidth roof is the fp16 matvec's in a step, not limiting):\n")
+w("| kind | latency_us | GB/s in calibrate | GB/s in a step | compute eff (of the f32 FMA peak) | full_grid | from |")
+w("|---|---|---|---|---|---|---|")
+for e in prof["efficiency"]:
+    k = e["kind"]
+    step_gbs = e["bandwidth"]["value"] * BW / 1e3
+    gbs = step_gbs * p["f"] if k.startswith("matmul_vec") else step_gbs
+    how = ("T = 1 and T = 128 times" if not k.startswith("matmul") and k != "default" else
+           "T = 1 mean and the head" if k == "matmul_vec.fp16" else
+           "T = 1 mean, fp16 latency" if k.startswith("matmul_vec") else
+           "T = 128 mean, fp16 latency" if k.startswith("matmul_mat") else "assumed")
+    w(f"| {k} | {e['latency_us']['value']:.3f} | {gbs:.0f} | {step_gbs:.0f} | {e['compute']['value']:.3f} | "
+      f"{e.get('full_grid', {}).get('value', '')} | {how} |")
+w("")
+w("## Fitted\n")
+w("Three unknowns on three measured figures (decode, graph strategy), solved by Newton's method on `rwkv-oracle "
+  "simulate` itself; every other figure is a held-out prediction:\n")
+w("| unknown | value |")
+w("|---|---|")
+names = {"c": "c (us per dispatch of a real step, beyond the calibrated launch path)",
+         "f": "f (a matvec's per-byte time in a step / in calibrate)",
+         "host_token_us": "host_token_us (the bench loop's host work per token)"}
+for k, v in p.items():
+    w(f"| {names[k]} | {v:.4f} |")
+w("\nFigures: " + "; ".join(f"{' '.join(fig)} {case(*fig)['decode_tok_s']} tok/s ({case(*fig)['decode_ms_per_token']} "
+  f"ms/token)" for fig in FIGURES) + ". Measurements used as they are: every other profile value (calibrate's launch, "
+  "syncs, graph and stream gaps, bandwidth, peak, op tables).\n")
+w("## Decode: every measured case\n")
+w("| model | weights | strategy | measured tok/s | simgpu tok/s | error | |")
+w("|---|---|---|---|---|---|---|")
+for r in rows:
+    m, q, st = r["case"]
+    tag = "fitted" if r["fitted"] else ("**beyond 10%**" if abs(derr(r)) > 0.10 else "")
+    w(f"| {m} | {q} | {st} | {r['dec']:.1f} | {r['dec_p']:.1f} | {100 * derr(r):+.1f}% | {tag} |")
+a = [abs(derr(r)) for r in held]
+w(f"\nHeld out: **{sum(x <= 0.10 for x in a)} of {len(held)} within 10%**, worst {100 * max(a):.1f}%, mean "
+  f"{100 * sum(a) / len(a):.1f}% (the fitted figures: residual {max(abs(derr(r)) for r in rows if r['fitted']) * 100:.2f}%). "
+  f"Before (reports/cuda/run2-simgpu-vs-measured.md, gaps refitted to one figure): 21 of 40 within 10% "
+  f"(no PDL cases), 0.1b +12..+21%, 2.9b fp16 -14..-15%.\n")
+w("## Cases no consistent profile explains\n")
+tp = [r for r in beyond if r["case"][2] == "token+pdl"]
+if tp:
+    w(f"token+pdl, {len(tp)} cases: every op is one kernel launch on the host (backends/cuda/cuda_backend.cpp "
+      f"`launch`), and calibrate measured {enc:.3f} us per launch; these runs took less per token than their launches "
+      f"alone at that cost, so no profile with the measured launch cost can reach them:\n")
+    w("| case | launches | x launch cost | measured per token | simgpu |")
+    w("|---|---|---|---|---|")
+    for r in tp:
+        m, q, st = r["case"]
+        w(f"| {m} {q} {st} | {L[m]} | {L[m] * enc:.0f} us | {1e3 * r['ms']:.0f} us | {100 * derr(r):+.1f}% |")
+    r01 = next(r for r in rows if r["case"] == ("0.1b", "fp16", "token+pdl"))
+    r04 = next(r for r in rows if r["case"] == ("0.4b", "fp16", "token+pdl"))
+    w(f"\nThe host was not equally fast through the run: 0.1b fp16 token+pdl took {1e3 * r01['ms'] / L['0.1b']:.2f} us "
+      f"per launch (as calibrated), 0.4b fp16 token+pdl at most {1e3 * r04['ms'] / L['0.4b']:.2f} us with everything "
+      f"else per token included. A launch cost fitted to the 0.4b+ runs (about 2.9 us, keeping the measured launch + "
+      f"sync) meets token+pdl but moves the 0.1b layer, token and inflight=3 cases 11-14% too fast: one host cost does "
+      f"not explain both.\n")
+for r in beyond:
+    if r["case"][2] == "token+pdl":
+        continue
+    m, q, st = r["case"]
+    w(f"{m} {q} {st}: {r['dec']:.1f} tok/s measured ({1e3 * r['ms']:.0f} us/token), simgpu {r['dec_p']:.1f} "
+      f"({1e6 / r['dec_p']:.0f} us, {100 * derr(r):+.1f}%): {(1e3 * r['ms'] - 1e6 / r['dec_p']) / L[m]:.2f} us per "
+      f"dispatch unaccounted.")
+    per = lambda mod, st: 1e3 * case(mod, q, st)["decode_ms_per_token"] / L[mod]
+    w("Per dispatch, 0.1b against 0.4b (the same kernels, 0.4b's with more bytes), " + q + ": " + ", ".join(
+        f"{st} {per('0.1b', st) - per('0.4b', st):+.2f} us" for st in SCHEDULES) + f". In graph mode that is what the "
+      f"per-token host work alone gives ({p['host_token_us'] * (1 / L['0.1b'] - 1 / L['0.4b']):.2f} us); where the host "
+      "launches every kernel it is more, as a slower host during the 0.1b runs would make it.\n")
+w("0.1b and 0.4b run the same 44 kernels per layer (0.4b's read more bytes) and the same per-token host work, so "
+  "2 T(0.1b) - T(0.4b) (T: us per token) is at most that per-token work plus 0.1b's embedding and head ops (a "
+  "100 MB head matvec, about 50 us in all) in any model whose per-dispatch costs do not fall with size and whose "
+  "per-token host work does not depend on it. Measured:\n")
+w("| weights | " + " | ".join(SCHEDULES) + " |")
+w("|---|" + "---|" * len(SCHEDULES))
+for q in ("fp16", "q4_k"):
+    w(f"| {q} | " + " | ".join(f"{2e3 * case('0.1b', q, st)['decode_ms_per_token'] - 1e3 * case('0.4b', q, st)['decode_ms_per_token']:.0f}"
+                               for st in SCHEDULES) + " |")
+w("\nNo one per-token cost gives both the graph strategies (30-70 us) and the op, layer, token and token+pdl "
+  "strategies (130-650 us): wherever the host launches every kernel, the 0.1b runs are slower per dispatch than a "
+  "consistent profile makes them. The fitted profile still meets them within 10% but for 0.1b fp16 token.\n")
+w("## Prefill (256 tokens in chunks of 128, logits of each chunk's last token)\n")
+w("| model | weights | strategy | measured tok/s | simgpu tok/s | error |")
+w("|---|---|---|---|---|---|")
+for r in rows:
+    m, q, st = r["case"]
+    w(f"| {m} | {q} | {st} | {r['pre']:.0f} | {r['pre_p']:.0f} | {100 * perr(r):+.1f}% |")
+a = [abs(perr(r)) for r in rows]
+w(f"\nAll held out (no prefill figure is fitted): **{sum(x <= 0.10 for x in a)} of {len(rows)} within 10%**, worst "
+  f"{100 * max(a):.1f}%, mean {100 * sum(a) / len(a):.1f}% (before: about 3x too slow, the decode-derived "
+  f"efficiencies applied to 128-token kernels). What is left: the GEMMs' in-step cost (calibrated L2-hot, no "
+  f"factor applied: compute-bound); PDL prefill of Q4_K at 1.5b/2.9b, measured slower than without PDL (3117 vs "
+  f"3719 tok/s at 1.5b token), which the model, where PDL only removes time, cannot follow.\n")
+open(report_path, "w").write("\n".join(md) + "\n")
+print(f"wrote {report_path}")

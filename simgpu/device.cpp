@@ -29,7 +29,9 @@ double kernel_time_us(const Profile& p, const Dispatch& d, bool* bandwidth_bound
   const double tb = (d.bytes_read + d.bytes_written) / (p.bandwidth_gbps.value * 1e3 * e.bandwidth.value);
   const double tc = d.flops / (p.peak_gflops.value * 1e3 * e.compute.value);
   if (bandwidth_bound) *bandwidth_bound = tb >= tc;
-  return std::max(tb, tc);
+  // A grid smaller than the kind's full grid leaves part of the device idle.
+  const double fill = e.full_grid ? std::min(1.0, double(d.workgroups()) / e.full_grid->value) : 1.0;
+  return e.latency.value + std::max(tb, tc) / fill;
 }
 
 SimDevice::SimDevice(std::vector<ApiSetup> apis, const Workload& workload, size_t steps, bool record)
@@ -56,6 +58,8 @@ SimDevice::SimDevice(std::vector<ApiSetup> apis, const Workload& workload, size_
     c.handoff = p.handoff_us.value;
     c.import = p.import_us.value;
     c.immediate = p.immediate_launch && !a.replay;
+    c.pdl = a.pdl && p.pdl_gap_us.has_value();
+    c.pdl_gap = c.pdl ? p.pdl_gap_us->value : c.gap;
     cost_.push_back(c);
     // Price every dispatch on this API once.
     std::vector<double> t(ops_);
@@ -187,17 +191,33 @@ void SimDevice::schedule(uint32_t cbi) {
   Cb& cb = cbs_[cbi];
   const ApiCost& c = cost_[cb.api];
   double t = std::max(device_free_, cb.ready);
-  attribute_idle(device_free_, t, cb.event_delayed);
-  const double cb_start = t;
+  // With programmatic dependent launch the first dispatch may start before the
+  // launch path (gap) after the previous one ends: its time is taken from the
+  // previous end below, and the GPU is idle only until the command buffer is ready.
+  double ready = cb.ready;
+  if (c.pdl) t = device_free_;
+  attribute_idle(device_free_, std::max(device_free_, cb.ready), cb.event_delayed);
+  const double cb_start = std::max(device_free_, cb.ready);
   if (c.cb_overhead > 0 && !c.immediate) {
-    t += c.cb_overhead;
+    (c.pdl ? ready : t) += c.cb_overhead;
     totals_.cb_overhead += c.cb_overhead;
   }
   const std::vector<double>& kt = kernel_us_[cb.api];
   const std::vector<uint8_t>& bw = bw_bound_[cb.api];
   for (const Entry& e : cb.entries) {
-    const double start = t;
-    const double over = c.gap + (e.barrier ? c.barrier : 0.0);
+    double start = t;
+    double over = c.gap + (e.barrier ? c.barrier : 0.0);
+    if (c.pdl) {
+      // Its launch path (gap) runs from when it is launched: when it is ready, but not before
+      // its predecessor's kernel started (that triggers the launch); then it waits for the
+      // predecessor (which ended at `start`) only for the dependency release (pdl_gap).
+      // The GPU idles from `start` until ready (attributed above); the rest is the dispatch's gap.
+      const double from = std::max(start, ready);
+      const double launched = std::max(ready, last_kernel_start_);
+      over = std::max(start + c.pdl_gap, launched + c.gap) + (e.barrier ? c.barrier : 0.0) - from;
+      t = start = from;
+    }
+    last_kernel_start_ = t + over;
     t += over + kt[e.dispatch];
     totals_.gap += over;
     (bw[e.dispatch] ? totals_.kernel_bandwidth : totals_.kernel_compute) += kt[e.dispatch];

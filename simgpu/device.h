@@ -38,8 +38,9 @@
 
 namespace rwkv::simgpu {
 
-// A kernel's time on a profile: the roofline of its bytes and FLOPs with its
-// kind's efficiencies (or its fixed_us). *bandwidth_bound tells which roof.
+// A kernel's time on a profile: its kind's latency plus the roofline of its bytes
+// and FLOPs with its kind's efficiencies (or its fixed_us). *bandwidth_bound tells
+// which roof (the latency is charged with it).
 double kernel_time_us(const Profile& p, const Dispatch& d, bool* bandwidth_bound = nullptr);
 
 // One API of the run: its profile, how the host waits on it, whether its
@@ -48,6 +49,7 @@ struct ApiSetup {
   const Profile* profile = nullptr;
   WaitMode wait = WaitMode::spin;
   bool replay = false;
+  bool pdl = false;  // programmatic dependent launch (used when the profile has pdl_gap_us)
 };
 
 enum class HostKind : uint8_t { encode, submit, wait, host_work, handoff, import, readback };
@@ -151,7 +153,8 @@ class SimDevice {
   };
   struct ApiCost {
     double encode, submit, submit_latency, gap, barrier, cb_overhead, wake, event, cross_event, handoff, import;
-    bool immediate;
+    double pdl_gap;
+    bool immediate, pdl;
   };
   void schedule(uint32_t cb);
   void attribute_idle(double idle_from, double start, bool event_delayed);
@@ -170,6 +173,7 @@ class SimDevice {
   std::vector<double> event_time_;     // < 0: not yet signalled
   std::vector<uint8_t> event_api_;
   double host_ = 0, device_free_ = 0, last_wait_end_ = 0;
+  double last_kernel_start_ = 0;  // when the last dispatch's kernel began (after its gap)
   uint32_t step_ = 0;  // the step the host is working on (for the records)
   // Barrier tracking: per resource, the pass epoch it was last read / written in.
   std::vector<uint64_t> read_epoch_, write_epoch_;

@@ -80,9 +80,12 @@ Sourced& Profile::field(std::string_view n) {
         if (e.kind == kind) {
           if (which == "bandwidth") return e.bandwidth;
           if (which == "compute") return e.compute;
+          if (which == "latency") return e.latency;
+          if (which == "full_grid" && e.full_grid) return *e.full_grid;
         }
     }
   }
+  if (n == "pdl_gap_us" && pdl_gap_us) return *pdl_gap_us;
   throw std::invalid_argument(fmt::format("profile {}: no field '{}'", name, n));
 }
 
@@ -92,7 +95,7 @@ Profile load_profile(const std::string& path) {
   const nlohmann::json j = read_json_file(path);
   const JsonFields f(j, path);
   std::vector<const char*> known = {"name", "description", "device", "api", "role", "peer", "immediate_launch",
-                                    "efficiency"};
+                                    "efficiency", "pdl_gap_us"};
   for (const ScalarField& s : kScalars) known.push_back(s.name);
   for (auto it = j.begin(); it != j.end(); ++it)
     if (std::find_if(known.begin(), known.end(), [&](const char* k) { return it.key() == k; }) == known.end())
@@ -113,11 +116,19 @@ Profile load_profile(const std::string& path) {
   p.immediate_launch = il.raw("value").get<bool>();
   p.immediate_launch_source = il.string("source");
   for (const ScalarField& s : kScalars) p.*s.member = f.sourced(s.name);
+  p.pdl_gap_us = f.optional_sourced("pdl_gap_us");
+  if (p.pdl_gap_us && p.pdl_gap_us->value < 0) f.fail("pdl_gap_us", "must be >= 0");
   if (p.bandwidth_gbps.value <= 0) f.fail("bandwidth_gbps", "must be > 0");
   if (p.peak_gflops.value <= 0) f.fail("peak_gflops", "must be > 0");
   for (const JsonFields& e : f.objects("efficiency")) {
-    e.only({"kind", "bandwidth", "compute"});
+    e.only({"kind", "bandwidth", "compute", "latency_us", "full_grid"});
     KernelEfficiency k{e.string("kind"), e.sourced("bandwidth"), e.sourced("compute")};
+    if (const std::optional<Sourced> l = e.optional_sourced("latency_us")) {
+      if (l->value < 0) e.fail("latency_us", "must be >= 0");
+      k.latency = *l;
+    }
+    k.full_grid = e.optional_sourced("full_grid");
+    if (k.full_grid && k.full_grid->value < 1) e.fail("full_grid", "must be >= 1 (workgroups)");
     if (k.bandwidth.value <= 0 || k.bandwidth.value > 1) e.fail("bandwidth", "must be in (0, 1]");
     if (k.compute.value <= 0 || k.compute.value > 1) e.fail("compute", "must be in (0, 1]");
     p.efficiency.push_back(std::move(k));

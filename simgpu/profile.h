@@ -6,8 +6,11 @@
 // uses both APIs runs on the pair.
 //
 // Cost model (all times in microseconds):
-//   kernel     max(bytes / (bandwidth * eff_bw), flops / (peak * eff_compute)),
-//              eff per kernel kind ("matmul_vec.q4_k"; then "matmul_vec"; then "default")
+//   kernel     latency_us + max(bytes / (bandwidth * eff_bw), flops / (peak * eff_compute)),
+//              latency and eff per kernel kind ("matmul_vec.q4_k"; then "matmul_vec";
+//              then "default"); latency_us is optional (0: a pure roofline); with the
+//              kind's optional full_grid, a grid of fewer workgroups gets that fraction:
+//              the roofline term / min(1, workgroups / full_grid)
 //   host       encode_us per dispatch recorded (or launched, for immediate_launch APIs),
 //              submit_us per commit, handoff_us per switch to the other API,
 //              readback_us + host_token_us per token
@@ -20,6 +23,10 @@
 //   replay     a command buffer recorded once and replayed (CUDA graph,
 //              pre-recorded Vulkan): replay_encode_us per dispatch,
 //              replay_submit_us per launch, replay_gap_us per dispatch
+//   pdl        (optional pdl_gap_us; schedules with "pdl": true) a dispatch launched
+//              while its predecessor runs starts pdl_gap_us after it ends instead of
+//              gap_us / replay_gap_us: start = max(prev end + pdl_gap_us, ready + gap)
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +38,13 @@ namespace rwkv::simgpu {
 struct KernelEfficiency {
   std::string kind;  // "matmul_vec.q4_k", "matmul_vec", "layer_norm", "default", ...
   Sourced bandwidth, compute;  // fractions of the device's bandwidth and peak
+  // Fixed time of one kernel of this kind before its roofline term (launch ramp, the
+  // dependent chain of a small grid); optional "latency_us", default 0.
+  Sourced latency{0, "default: no per-kernel latency (a pure roofline)"};
+  // Optional "full_grid": the workgroups this kind needs to reach its efficiencies (the
+  // device runs about that many at once); a dispatch of fewer workgroups gets that fraction
+  // of the bandwidth and peak. Absent: every grid reaches them.
+  std::optional<Sourced> full_grid = std::nullopt;
 };
 
 struct Profile {
@@ -49,16 +63,20 @@ struct Profile {
   Sourced handoff_us, import_us;
   Sourced readback_us, host_token_us;
   Sourced replay_encode_us, replay_submit_us, replay_gap_us;
+  // Optional: the gap of a dispatch launched by programmatic dependent launch while its
+  // predecessor runs (stream or replay); absent: pdl schedules run as without it.
+  std::optional<Sourced> pdl_gap_us;
   std::vector<KernelEfficiency> efficiency;  // includes "default"
 
   // The efficiency entry for a kernel kind: exact, then the part before '.', then "default".
   const KernelEfficiency& efficiency_for(std::string_view kind) const;
   KernelEfficiency& efficiency_for(std::string_view kind);
-  // A scalar field by its JSON name ("gap_us", or "efficiency.<kind>.bandwidth"), for fitting
-  // and reports; throws std::invalid_argument for an unknown name.
+  // A scalar field by its JSON name ("gap_us", "pdl_gap_us" when present, or
+  // "efficiency.<kind>.bandwidth" / ".compute" / ".latency"), for fitting and reports;
+  // throws std::invalid_argument for an unknown name.
   Sourced& field(std::string_view name);
   const Sourced& field(std::string_view name) const;
-  // Names of every scalar field, in file order.
+  // Names of every required scalar field, in file order (not the optional pdl_gap_us).
   static const std::vector<std::string>& scalar_field_names();
 };
 

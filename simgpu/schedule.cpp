@@ -84,7 +84,7 @@ Schedule load_schedule(const std::string& path) {
   const nlohmann::json j = read_json_file(path);
   const JsonFields f(j, path);
   f.only({"name", "description", "source", "default_api", "assign", "api_switch", "split", "token_end", "wait",
-          "in_flight", "replay", "encode_ahead"});
+          "in_flight", "replay", "encode_ahead", "pdl"});
   Schedule s;
   s.file = path;
   s.name = f.string("name");
@@ -128,6 +128,7 @@ Schedule load_schedule(const std::string& path) {
   s.in_flight = f.integer_or("in_flight", 1, 1);
   s.replay = f.boolean_or("replay", false);
   s.encode_ahead = f.boolean_or("encode_ahead", false);
+  s.pdl = f.boolean_or("pdl", false);
   return s;
 }
 

@@ -26,6 +26,10 @@
 //   replay        command buffers recorded once and replayed every token
 //   encode_ahead  the next token is encoded while the GPU runs this one
 //                 (web-rwkv's TokioRuntime); needs no cpu_wait inside a token
+//   pdl           programmatic dependent launch (CUDA sm_90+): a dispatch is
+//                 launched while its predecessor runs and waits for it on the
+//                 GPU, so back to back it costs the profile's pdl_gap_us
+//                 instead of its gap (a profile without pdl_gap_us: no change)
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -66,6 +70,7 @@ struct Schedule {
   int64_t in_flight = 1;
   bool replay = false;
   bool encode_ahead = false;
+  bool pdl = false;
 
   // The API role ("portable", "native" or "profile") a dispatch runs on.
   const std::string& api_for(const Dispatch& d) const;

@@ -326,3 +326,118 @@ TEST(SimgpuEngine, SchedulesNeedingTheOtherApiNameTheMissingPeer) {
 }
 
 }  // namespace
+
+// The kernel term: latency + roofline, a small grid getting its share of the device.
+TEST(SimgpuEngine, KernelLatencyAndFullGridClosedForm) {
+  Profile p = test_profile("gpu", "native");  // 1000 GB/s = 1e6 B/us, 1e6 GFLOP/s
+  p.efficiency.push_back({"k", {0.5, "test"}, {1, "test"}});
+  Dispatch d;
+  d.kind = "k";
+  d.bytes_read = 1e6;  // 2 us at half the bandwidth
+  d.grid = {25, 1, 1};
+  EXPECT_NEAR(kernel_time_us(p, d), 2, 1e-12) << "no latency_us, no full_grid: the pure roofline";
+  p.efficiency.back().latency = {3, "test"};
+  EXPECT_NEAR(kernel_time_us(p, d), 3 + 2, 1e-12);
+  p.efficiency.back().full_grid = Sourced{100, "test"};
+  EXPECT_NEAR(kernel_time_us(p, d), 3 + 2 * 100.0 / 25, 1e-12) << "25 of 100 workgroups: a quarter of the device";
+  d.grid = {400, 1, 1};
+  EXPECT_NEAR(kernel_time_us(p, d), 3 + 2, 1e-12) << "a full grid reaches the efficiency";
+  // Monotone: more bytes or flops never faster, a larger grid (up to full) never slower.
+  double prev = 0;
+  for (double b : {0.0, 1e3, 1e5, 1e6, 1e8}) {
+    d.bytes_read = b;
+    const double t = kernel_time_us(p, d);
+    EXPECT_GE(t, prev) << b;
+    EXPECT_GE(t, 3) << "never below the latency";
+    prev = t;
+  }
+  prev = 1e300;
+  for (int64_t wg : {1, 10, 50, 100, 1000}) {
+    d.grid = {wg, 1, 1};
+    const double t = kernel_time_us(p, d);
+    EXPECT_LE(t, prev) << wg;
+    prev = t;
+  }
+}
+
+TEST(SimgpuEngine, ProfilesWithoutTheNewFieldsPriceAsBefore) {
+  for (const char* n : {"nvidia-h100-cuda", "nvidia-h100-vulkan", "apple-m2max-metal", "apple-m2max-wgpu"}) {
+    const Profile p = find_profile(n);
+    EXPECT_FALSE(p.pdl_gap_us.has_value()) << n;
+    for (const KernelEfficiency& e : p.efficiency) {
+      EXPECT_EQ(e.latency.value, 0) << n << " " << e.kind;
+      EXPECT_FALSE(e.full_grid.has_value()) << n << " " << e.kind;
+    }
+    // A pdl schedule on a profile without pdl_gap_us runs exactly as without pdl.
+    const Workload w = plan_workload(plan::build_plan(plan::preset("0.1b"), 1), WeightFormats{});
+    for (bool replay : {false, true}) {
+      Schedule s = one_buffer();
+      s.replay = replay;
+      const double t0 = run(w, s, p, 2).total_us;
+      s.pdl = true;
+      EXPECT_EQ(run(w, s, p, 2).total_us, t0) << n;
+    }
+  }
+}
+
+// Programmatic dependent launch: launched while its predecessor runs, a dispatch waits for it
+// only pdl_gap_us; it cannot be launched before the predecessor's kernel starts, so a kernel
+// shorter than gap - pdl_gap hides only its own length.
+TEST(SimgpuEngine, ProgrammaticDependentLaunchClosedForm) {
+  Profile p = test_profile("gpu", "native");
+  p.pdl_gap_us = Sourced{0.125, "test"};
+  Schedule s = one_buffer();
+  s.replay = true;
+  s.pdl = true;
+  const int N = 8;
+  const double ready = N * 0.1 + 4 + 11 + 3;  // replay encode, launch, latency, command-buffer overhead
+  {
+    const double T = 2;  // long kernels: each follows its predecessor by pdl_gap (+ the barrier)
+    const SimResult r = run(synthetic_workload(N, T), s, p, 1);
+    EXPECT_NEAR(r.total_us, ready + 0.5 + T + (N - 1) * (0.125 + 0.25 + T) + 5, 1e-9);
+  }
+  {
+    const double T = 0.1;  // shorter than gap - pdl_gap: kernel starts are a replay gap apart
+    const SimResult r = run(synthetic_workload(N, T), s, p, 1);
+    EXPECT_NEAR(r.total_us, ready + 0.5 + T + (N - 1) * (0.5 + 0.25) + 5, 1e-9);
+  }
+  {
+    // A stream (immediate launch), the host far ahead of 20 us kernels.
+    Profile q = test_profile("gpu", "native", true);
+    q.pdl_gap_us = Sourced{0.125, "test"};
+    Schedule t = one_buffer();
+    t.pdl = true;
+    const double T = 20;
+    const SimResult r = run(synthetic_workload(N, T), t, q, 1);
+    EXPECT_NEAR(r.total_us, 1.5 + 11 + 2 + T + (N - 1) * (0.125 + 0.25 + T) + 5, 1e-9);
+    t.pdl = false;
+    EXPECT_NEAR(run(synthetic_workload(N, T), t, q, 1).total_us, 1.5 + 11 + N * (2 + T) + (N - 1) * 0.25 + 5, 1e-9);
+  }
+}
+
+TEST(SimgpuEngine, AddingSyncsIsNeverFasterWithLatencyAndPdl) {
+  Profile stream = test_profile("test-stream-pdl", "native", true);
+  stream.pdl_gap_us = Sourced{0.3, "test"};
+  stream.efficiency[0].latency = {1.25, "test"};
+  Profile graph = test_profile("test-pdl", "native");
+  graph.pdl_gap_us = Sourced{0.1, "test"};
+  graph.efficiency[0].latency = {0.75, "test"};
+  graph.efficiency[0].full_grid = Sourced{64, "test"};
+  const Workload w = plan_workload(plan::build_plan(plan::preset("0.1b"), 1), WeightFormats{});
+  for (const Profile* p : {&stream, &graph})
+    for (bool replay : {false, true}) {
+      double previous = 0;
+      for (int64_t every : {1, 3, 6, 12, 24, 48, 96, 192, 384, 0}) {
+        Schedule s = every > 0 ? sync_every(every) : one_buffer();
+        s.replay = replay;
+        s.pdl = true;
+        SimOptions o;
+        o.steps = 3;
+        const double t = simulate(w, s, *p, nullptr, o).total_us;
+        if (every != 1) {
+          EXPECT_LE(t, previous * (1 + 1e-12)) << p->name << " every " << every;
+        }
+        previous = t;
+      }
+    }
+}
