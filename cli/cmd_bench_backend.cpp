@@ -211,6 +211,7 @@ void run_backend_bench(const BackendBenchArgs& a) {
         r.strategy = backends::strategy_name(so.strategy);
         if (inflight) r.strategy += fmt::format("={}", so.in_flight);
         if (so.pdl) r.strategy += "+pdl";
+        if (so.wmma) r.strategy += "+wmma";
         const auto t0 = Clock::now();
         size_t at = 0;
         for (int64_t len : forward::chunk_lengths(a.prefill, a.chunk)) {

@@ -5,6 +5,7 @@
 
 #include <cuda_runtime.h>
 #include <dlfcn.h>
+#include <link.h>
 
 #include <cstdlib>
 #include <limits>
@@ -88,6 +89,9 @@ std::unique_ptr<CublasLibrary> open_library(std::string& why) {
     return nullptr;
   }
   sym(L.so, "cublasGetStatusName", L.status_name);
+  // The file the loader found (for the log: which of several installed copies runs).
+  if (struct link_map* lm = nullptr; dlinfo(L.so, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name && *lm->l_name)
+    L.file = lm->l_name;
   for (int p = 0; p < 3; ++p) L.get_property(p, &L.version[p]);  // MAJOR_VERSION, MINOR_VERSION, PATCH_LEVEL
   return lib;
 }
