@@ -14,6 +14,10 @@ struct BackendBenchArgs {
   std::string strategies = "op,layer,token,graph,inflight=3";
   std::string models_dir = "out/bench-models";
   std::string out;  // also write the table (Markdown) here
+  // Non-empty: instead of the model runs, the prefill matmul shapes of
+  // `configs` at these tokens per chunk ("128,512"), `formats` fp16 and/or
+  // q4_k, against the tensor-core peak measured in the same run (gemm_bench.h).
+  std::string gemm_tokens;
   int64_t prefill = 512, chunk = 128, decode = 64;
 };
 

@@ -153,6 +153,9 @@ void add_bench_command(CLI::App& app) {
                                            "tokens/s per strategy beside the bandwidth and dispatch floors");
   cmd->add_option("--strategies", g->strategies, "with --backend: submission strategies")->capture_default_str();
   cmd->add_option("--out", g->out, "with --backend: also write the table (Markdown) to this file");
+  cmd->add_option("--gemm", g->gemm_tokens, "with --backend cuda: instead of the model runs, time each prefill "
+                                            "matmul shape of --configs (fp16, q4_k) at these tokens per chunk, e.g. "
+                                            "128,512,4096, against a cuBLAS f16 8192^3 product's rate");
   cmd->add_option("--configs", a->configs, "synthetic model sizes, comma-separated")->capture_default_str();
   cmd->add_option("--formats", a->formats, "weights of the synthetic models (GGUF): fp16, q4_k, q6_k, q8_0")
       ->capture_default_str();  // shared with --backend

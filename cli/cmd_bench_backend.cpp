@@ -11,6 +11,8 @@
 //                    cost of a launch for stream strategies, the per-kernel time
 //                    of a replayed graph for `graph`
 // Fractions are measured tokens/s over the floor's tokens/s.
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -28,7 +30,9 @@
 #include "reference/util/rng.h"
 #ifdef RWKV_HAVE_CUDA
 #include "backends/cuda/calibrate.h"
+#include "backends/cuda/cublas_gemm.h"
 #include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/gemm_bench.h"
 #endif
 
 namespace rwkv::cli {
@@ -72,6 +76,47 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
+// bench --gemm: the prefill matmul shapes against the measured peak.
+void run_gemm_bench(const BackendBenchArgs& a) {
+  std::vector<int64_t> tokens;
+  for (const std::string& t : split_list(a.gemm_tokens)) {
+    char* end = nullptr;
+    const long long v = std::strtoll(t.c_str(), &end, 10);
+    if (*end != '\0' || v < 32 || v % 32 != 0)
+      throw std::invalid_argument(fmt::format("--gemm {}: '{}' is not a multiple of 32", a.gemm_tokens, t));
+    tokens.push_back(v);
+  }
+  const std::string device = backends::cuda_device_description(0);
+  namespace gb = backends::cuda_gemm_bench;
+  const gb::Peak peak = gb::measure_peak();
+  std::string table = fmt::format(
+      "device: {}\nlibrary: {}\npeak: {:.0f} TFLOP/s (cuBLAS cublasGemmEx f16 x f16, f32 accumulation, f16 out, "
+      "{}^3, mean of 10 after 3 warm-ups)\n\n| model | matmul | K | M | weights | T | us | dequant us | TFLOP/s | "
+      "x peak |\n|---|---|---|---|---|---|---|---|---|---|\n",
+      device, cuda::cublas_description(), peak.tflops, peak.n);
+  fmt::print("{}", table);
+  for (const gb::Row& r : gb::sweep(split_list(a.configs), tokens, split_list(a.formats), peak.tflops)) {
+    const std::string line =
+        fmt::format("| {} | {} | {} | {} | {} | {} | {:.1f} | {} | {:.1f} | {:.3f} |\n", r.config, r.shape, r.K, r.M,
+                    r.format, r.T, r.us, r.format == "fp16" ? std::string("-") : fmt::format("{:.1f}", r.dequant_us),
+                    r.tflops, r.of_peak);
+    fmt::print("{}", line);
+    std::fflush(stdout);
+    table += line;
+  }
+  const std::string notes =
+      "\nOne matmul y = act(W x) through the backend's fast-mode path (cublas_gemm.h), mean of ~20 ms of repeats: "
+      "TFLOP/s counts the model's 2 M K T; a Q4_K row's time includes dequantising W to f16 (the 'dequant us' "
+      "column, timed alone), and the Q4_K head (f32 logits) runs two GEMMs (the hi/lo split).\n";
+  fmt::print("{}", notes);
+  table += notes;
+  if (!a.out.empty()) {
+    std::ofstream f(a.out);
+    f << table;
+    if (!f) throw std::runtime_error(fmt::format("{}: cannot write the GEMM table", a.out));
+  }
+}
+
 struct Row {
   std::string model, format, strategy;
   double prefill_tps = 0, decode_tps = 0;
@@ -89,6 +134,7 @@ void run_backend_bench(const BackendBenchArgs& a) {
     throw std::invalid_argument(fmt::format("--chunk {}: expected 1 or a multiple of 32", a.chunk));
   std::string why;
   if (!backends::cuda_available(&why)) throw std::runtime_error("bench --backend cuda: " + why);
+  if (!a.gemm_tokens.empty()) return run_gemm_bench(a);
   const backends::CudaOptions base = backends::parse_cuda_backend_name(a.backend);
   std::vector<backends::CudaOptions> strategies;
   for (const std::string& s : split_list(a.strategies)) {
@@ -110,6 +156,7 @@ void run_backend_bench(const BackendBenchArgs& a) {
              device, costs.read_gbps, costs.copy_gbps, costs.encode_us, costs.launch_sync_us, costs.idle_sync_us,
              costs.gap_us, costs.graph_kernel_us, costs.graph_launch_us, costs.fp32_gflops);
   std::vector<Row> rows;
+  std::string gemm_path;
   for (const std::string& cfg : configs) {
     const plan::ModelConfig c = plan::preset(cfg);
     for (const std::string& format : formats) {
@@ -122,6 +169,10 @@ void run_backend_bench(const BackendBenchArgs& a) {
       bo.forward.activations = DType::f16;
       backends::CudaBackend b(strategies.at(0));
       b.load(w, bo);
+      if (gemm_path.empty()) {
+        gemm_path = b.prefill_gemm_path();
+        fmt::print("prefill matmuls: {}\n", gemm_path);
+      }
       Rng rng(1);
       std::vector<uint32_t> prompt(size_t(a.prefill)), gen(size_t(a.decode + 3));
       for (uint32_t& t : prompt) t = uint32_t(rng.next_u64() % uint64_t(w.config.V));
@@ -160,6 +211,7 @@ void run_backend_bench(const BackendBenchArgs& a) {
         r.strategy = backends::strategy_name(so.strategy);
         if (inflight) r.strategy += fmt::format("={}", so.in_flight);
         if (so.pdl) r.strategy += "+pdl";
+        if (so.wmma) r.strategy += "+wmma";
         const auto t0 = Clock::now();
         size_t at = 0;
         for (int64_t len : forward::chunk_lengths(a.prefill, a.chunk)) {
@@ -196,8 +248,9 @@ void run_backend_bench(const BackendBenchArgs& a) {
                          1e3 / r.decode_tps, r.weight_gb, r.bw_floor_tps, r.decode_tps / r.bw_floor_tps, r.dispatches,
                          r.dispatch_floor_tps, r.decode_tps / r.dispatch_floor_tps);
   table += fmt::format("\nprefill: {} tokens in chunks of {} (logits of each chunk's last token); decode: {} "
-                       "single-token steps, each step's logits copied to the host; f16 activations. {} ({})\n",
-                       a.prefill, a.chunk, a.decode, device, base.canonical ? "canonical kernels" : "fast kernels");
+                       "single-token steps, each step's logits copied to the host; f16 activations. {} ({}; prefill matmuls: {})\n",
+                       a.prefill, a.chunk, a.decode, device, base.canonical ? "canonical kernels" : "fast kernels",
+                       gemm_path);
   fmt::print("{}", table);
   if (!a.out.empty()) {
     std::ofstream f(a.out);

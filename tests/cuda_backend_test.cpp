@@ -13,7 +13,12 @@
 //   - fast mode: the validation harness (default tolerance policy) passes op
 //     by op for every format, f16 and f32, under every sync strategy;
 //   - every strategy's whole-step submission (run_ops, CUDA graphs replayed,
-//     steps in flight) gives the bits of the op-by-op run.
+//     steps in flight) gives the bits of the op-by-op run;
+//   - fast-mode prefill matmuls through cuBLAS where it is found (and the
+//     built-in tensor-core kernel, `cuda:wmma`) pass the harness, the head's
+//     f32 logits of a quantised matrix (the hi/lo split) included;
+//   - softmax (not in the default plan): the conformance cases in canonical
+//     mode have the reference's bits, in fast mode pass the tolerance.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -22,6 +27,7 @@
 #include <set>
 
 #include "backends/backend.h"
+#include "backends/harness/conformance.h"
 #include "backends/harness/harness.h"
 #include "reference/forward/executor.h"
 #include "reference/formats/blocks.h"
@@ -57,6 +63,10 @@ TEST(CudaOptions, ParsesStrategiesAndCanonical) {
   EXPECT_TRUE(o.canonical);
   EXPECT_EQ(backends::cuda_backend_name(o), "cuda:inflight=3,canonical");
   EXPECT_EQ(backends::parse_cuda_backend_name(backends::cuda_backend_name(o)).in_flight, 3);
+  const CudaOptions w = backends::parse_cuda_backend_name("cuda:graph,wmma");
+  EXPECT_TRUE(w.wmma);
+  EXPECT_FALSE(backends::parse_cuda_backend_name("cuda").wmma);
+  EXPECT_EQ(backends::cuda_backend_name(w), "cuda:graph,wmma");
 }
 
 TEST(CudaOptions, RejectsBadOptionsNamingThem) {
@@ -146,6 +156,14 @@ bool same_bits(const TensorView& a, const Tensor& b, int64_t* differing) {
   const auto* pa = static_cast<const uint8_t*>(a.data);
   for (int64_t i = 0; i < a.numel(); ++i) *differing += std::memcmp(pa + i * es, b.bytes.data() + i * es, es) != 0;
   return *differing == 0;
+}
+
+TensorView const_view(const Tensor& t) {
+  TensorView v;
+  v.dtype = t.dtype;
+  v.data = const_cast<uint8_t*>(t.bytes.data());
+  v.shape = t.shape;
+  return v;
 }
 
 struct ExactParam {
@@ -308,8 +326,78 @@ INSTANTIATE_TEST_SUITE_P(
                     CheckParam{WeightFormat::q4_k, DType::f16, "cuda:inflight=2"},
                     CheckParam{WeightFormat::q4_k, DType::f16, "cuda:graph,pdl"},
                     CheckParam{WeightFormat::fp16, DType::f32, "cuda:token,pdl"},
-                    CheckParam{WeightFormat::fp16, DType::f16, "cuda:graph,canonical"}),
+                    CheckParam{WeightFormat::fp16, DType::f16, "cuda:graph,canonical"},
+                    CheckParam{WeightFormat::fp16, DType::f16, "cuda:wmma"},
+                    CheckParam{WeightFormat::q4_k, DType::f16, "cuda:wmma"}),
     check_name);
+
+// Which code runs the prefill matmuls (cuBLAS where found), said in the log.
+TEST(CudaPrefillGemm, NamesItsPath) {
+  REQUIRE_GPU();
+  const Rwkv7Weights& w = tiny(WeightFormat::fp16);
+  CudaBackend fast, wmma(backends::parse_cuda_backend_name("cuda:wmma")),
+      canonical(backends::parse_cuda_backend_name("cuda:canonical"));
+  fast.load(w, {});
+  std::printf("[ gemm path ] %s\n", fast.prefill_gemm_path().c_str());
+  EXPECT_NE(wmma.prefill_gemm_path().find("built-in"), std::string::npos) << wmma.prefill_gemm_path();
+  EXPECT_NE(canonical.prefill_gemm_path().find("canonical"), std::string::npos) << canonical.prefill_gemm_path();
+}
+
+// Every token's logits of 32-token steps: the head on the mat path with f32
+// output, which for a quantised matrix takes the hi/lo split (two GEMMs).
+TEST(CudaPrefillGemm, AllLogitsPassTheDefaultPolicy) {
+  REQUIRE_GPU();
+  for (WeightFormat f : {WeightFormat::fp16, WeightFormat::q4_k, WeightFormat::q6_k, WeightFormat::nf4}) {
+    const Rwkv7Weights& w = tiny(f);
+    backends::BackendOptions bo;
+    bo.forward.activations = DType::f16;
+    for (const char* name : {"cuda", "cuda:graph"}) {
+      auto cuda = backends::make_backend(name, bo);
+      harness::CheckOptions o;
+      o.backend = name;
+      harness::RunSpec run;
+      run.tokens = seeded_tokens(64, w.config.V, 13);
+      run.chunk = 32;
+      run.logits = forward::LogitsFor::all;
+      const harness::CheckResult r = harness::check_backend(w, *cuda, nullptr, bo, run, o);
+      const harness::CheckRecord* first = r.first_divergence();
+      EXPECT_EQ(first, nullptr) << format_name(f) << " " << name << ": first divergence " << harness::describe(*first);
+    }
+  }
+}
+
+// softmax, canonical: the conformance cases (V = 1028 and 65536, T = 1 and 7,
+// logits above 88) give the reference's bits.
+TEST(CudaSoftmax, CanonicalHasTheReferenceBits) {
+  REQUIRE_GPU();
+  int64_t cases = 0;
+  for (const harness::ConformanceCase* c : harness::select_cases("^softmax")) {
+    const harness::PreparedCase p = harness::prepare_case(*c, 1);
+    CudaBackend cuda(backends::parse_cuda_backend_name("cuda:op,canonical"));
+    cuda.load(*p.weights, p.options);
+    cuda.begin_step(p.plan, p.layout);
+    for (const auto& [name, t] : p.inputs) cuda.write(name, const_view(t));
+    cuda.run_op(0);
+    const Tensor out = cuda.read(p.op().outputs.at(0));
+    cuda.end_step();
+    int64_t differing = 0;
+    EXPECT_TRUE(same_bits(const_view(p.ref_out), out, &differing)) << c->name << ": " << differing << " elements differ";
+    ++cases;
+  }
+  EXPECT_GE(cases, 5);
+  std::printf("[ bit-exact ] softmax: %lld conformance cases\n", static_cast<long long>(cases));
+}
+
+// softmax, fast mode: within the conformance tolerance (default policy).
+TEST(CudaSoftmax, FastPassesTheConformanceTolerance) {
+  REQUIRE_GPU();
+  for (const harness::ConformanceCase* c : harness::select_cases("^softmax")) {
+    const harness::PreparedCase p = harness::prepare_case(*c, 1);
+    CudaBackend cuda;
+    const harness::CaseResult r = harness::check_case(p, cuda, "cuda", harness::TolerancePolicy{});
+    EXPECT_TRUE(r.pass()) << harness::describe(r, true);
+  }
+}
 
 // One run of steps submitted whole (run_ops over the plan): logits of every
 // step and the final states, for comparison between strategies.

@@ -5,12 +5,14 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "backends/cuda/cublas_gemm.h"
 #include "backends/cuda/kernels.h"
 #include "reference/formats/blocks.h"
 
@@ -100,6 +102,7 @@ struct StepShape {
   int64_t T = 0;
   std::vector<Resolved> ops;
   std::map<std::pair<size_t, size_t>, cudaGraphExec_t> graphs;
+  bool gemm_reserved = false;  // the cuBLAS scratch covers this shape's mat-path matmuls
   ~StepShape() {
     for (auto& [range, exec] : graphs) cudaGraphExecDestroy(exec);
   }
@@ -139,6 +142,7 @@ CudaOptions parse_cuda_backend_name(const std::string& name) {
     else if (opt == "graph") set(CudaStrategy::graph);
     else if (opt == "canonical") o.canonical = true;
     else if (opt == "pdl") o.pdl = true;
+    else if (opt == "wmma") o.wmma = true;
     else if (opt.rfind("inflight=", 0) == 0) {
       set(CudaStrategy::inflight);
       const std::string n = opt.substr(9);
@@ -156,7 +160,7 @@ CudaOptions parse_cuda_backend_name(const std::string& name) {
       o.device = int(v);
     } else {
       throw std::invalid_argument(fmt::format("backend '{}': unknown option '{}' (expected op, layer, token, graph, "
-                                              "inflight=N, canonical, pdl, device=I)",
+                                              "inflight=N, canonical, pdl, wmma, device=I)",
                                               name, opt));
     }
   }
@@ -179,6 +183,7 @@ std::string cuda_backend_name(const CudaOptions& o) {
   if (o.strategy == CudaStrategy::inflight) s += fmt::format("={}", o.in_flight);
   if (o.canonical) s += ",canonical";
   if (o.pdl) s += ",pdl";
+  if (o.wmma) s += ",wmma";
   if (o.device != 0) s += fmt::format(",device={}", o.device);
   return s;
 }
@@ -253,13 +258,42 @@ struct CudaBackend::Impl {
   std::vector<float*> logits_host;
   std::vector<size_t> logits_floats;
   std::vector<int64_t> logits_step;
+  // Fast-mode prefill GEMMs through cuBLAS (cublas_gemm.h), made at the first
+  // step that needs one; null where the library is missing (or wmma/canonical).
+  std::unique_ptr<cuda::CublasGemm> gemm;
 
   ~Impl() { release(); }
+
+  bool wants_cublas() const { return !opt.canonical && !opt.wmma; }
+
+  // The GEMM object, and scratch for every mat-path matmul of the current
+  // shape (begin_step: never inside a stream capture).
+  void prepare_gemm() {
+    if (!wants_cublas() || cur->gemm_reserved) return;
+    if (!gemm) {
+      std::string why;
+      const cuda::CublasLibrary* lib = cuda::cublas_library(&why);
+      if (!lib) {
+        static bool said = false;
+        if (!said)
+          std::fprintf(stderr, "cuda backend: %s; prefill matmuls take the built-in tensor-core kernel\n",
+                       why.c_str());
+        said = true;
+        return;
+      }
+      gemm = std::make_unique<cuda::CublasGemm>(*lib);
+    }
+    for (const Resolved& r : cur->ops)
+      if (r.kind == Kernel::matmul && r.in[0].d1 % 32 == 0 && cuda::CublasGemm::takes(r.mat, r.in[0], r.out))
+        gemm->reserve(r.mat, r.in[0], r.out, r.act);
+    cur->gemm_reserved = true;
+  }
 
   void release() {
     shapes.clear();
     cur = nullptr;
     release_streams();
+    gemm.reset();
   }
 
   void release_streams() {
@@ -505,8 +539,10 @@ struct CudaBackend::Impl {
       case Kernel::add_activate: K.binary(false, r.act, r.use_vec ? r.vec : r.in[0], r.out, st); break;
       case Kernel::lerp: K.lerp(r.in[0], r.in[1], r.out, st); break;
       case Kernel::matmul:
-        if (r.in[0].d1 % 32 == 0) K.matmul_mat(r.mat, r.in[0], r.out, r.act, st);
-        else K.matmul_vec(r.mat, r.in[0], r.out, r.act, r.sparse, st);
+        if (r.in[0].d1 % 32 != 0) K.matmul_vec(r.mat, r.in[0], r.out, r.act, r.sparse, st);
+        else if (gemm && wants_cublas() && cuda::CublasGemm::takes(r.mat, r.in[0], r.out))
+          gemm->run(r.mat, r.in[0], r.out, r.act, st, r.name);
+        else K.matmul_mat(r.mat, r.in[0], r.out, r.act, st);
         break;
       case Kernel::control_k_v7: K.control_k(r.out, r.in[1], r.w0, st); break;
       case Kernel::time_mix_v7:
@@ -672,6 +708,7 @@ void CudaBackend::begin_step(const plan::Plan& plan, const forward::StepLayout& 
     it = m.shapes.emplace(key, m.make_shape(plan, key)).first;
   }
   m.cur = it->second.get();
+  m.prepare_gemm();
   // The step's stream: in flight, the next one, ordered after the previous step.
   const int n = int(m.streams.size());
   const int prev = m.slot;
@@ -730,6 +767,16 @@ const float* CudaBackend::logits_of(int64_t step) {
 }
 
 int64_t CudaBackend::steps_begun() const { return impl_->steps; }
+
+std::string CudaBackend::prefill_gemm_path() const {
+  const Impl& m = *impl_;
+  if (m.opt.canonical) return "canonical SIMT kernel (the reference's order)";
+  if (m.opt.wmma) return "built-in tensor-core kernel (wmma; cuBLAS not used: option wmma)";
+  std::string why;
+  if (!cuda::cublas_library(&why)) return "built-in tensor-core kernel (wmma; " + why + ")";
+  return cuda::cublas_description() + ": cublasGemmEx, f16 inputs, f32 accumulation; other formats dequantised to "
+                                      "f16 first; f32 activations: the SIMT kernel";
+}
 
 void CudaBackend::synchronize() { impl_->sync_all("synchronizing the streams"); }
 

@@ -25,6 +25,9 @@
 //   pdl         programmatic dependent launch (sm_90+): each kernel's launch
 //               overlaps its predecessor's run (it waits for it on the GPU);
 //               with any strategy, e.g. "cuda:graph,pdl"
+//   wmma        prefill matmuls on the built-in tensor-core kernel even where
+//               cuBLAS is found (fast mode; by default f16-activation prefill
+//               matmuls go through cuBLAS, cublas_gemm.h)
 // e.g. "cuda:graph", "cuda:canonical", "cuda:inflight=3". Every CUDA call and
 // launch is checked; an error names the op (or the buffer, the layer).
 #include <memory>
@@ -41,6 +44,7 @@ struct CudaOptions {
   int in_flight = 2;  // inflight: steps in flight (1..8)
   bool canonical = false;
   bool pdl = false;
+  bool wmma = false;  // prefill GEMMs on the built-in kernel, not cuBLAS
   int device = 0;
 };
 
@@ -83,6 +87,9 @@ class CudaBackend : public Backend {
   const float* logits_of(int64_t step);
   // Steps begun since load (the next step's number, for logits_of).
   int64_t steps_begun() const;
+  // Which code runs the prefill (matmul_mat) matmuls: "cuBLAS 13.1.0
+  // (libcublas.so.13): ...", or the built-in kernel and why.
+  std::string prefill_gemm_path() const;
   // CUDA graphs captured so far (graph strategy), over all plan shapes.
   size_t graph_count() const;
   // Device time of each op of the current step, in microseconds: `repeats`

@@ -81,4 +81,11 @@ struct Kernels {
 const Kernels& canonical_kernels();
 const Kernels& fast_kernels();
 
+// Around a library GEMM (cublas_gemm.h; kernels_gemm_prep.cuh), fast set:
+// w [M, K] (K a multiple of 16) as f16 rows into hi, and with lo non-null the
+// residuals f16((w - hi) * 4096) into lo; y = act(c) for f32 sums c with y's
+// shape (c may be y's own memory when y is f32).
+void dequant_f16(const DevMatrix& w, uint16_t* hi, uint16_t* lo, cudaStream_t s);
+void gemm_epilogue(const float* c, Dev y, Activation act, cudaStream_t s);
+
 }  // namespace rwkv::cuda

@@ -17,6 +17,7 @@ namespace rwkv::cuda::fast {
 #include "backends/cuda/kernels_time_mix.cuh"
 #include "backends/cuda/kernels_matmul.cuh"
 #include "backends/cuda/kernels_matmul_fast.cuh"
+#include "backends/cuda/kernels_gemm_prep.cuh"
 }  // namespace rwkv::cuda::fast
 
 namespace rwkv::cuda {
@@ -28,5 +29,8 @@ const Kernels& fast_kernels() {
                          time_first,  matmul_vec_fast,       matmul_mat_fast,              softmax};
   return k;
 }
+
+void dequant_f16(const DevMatrix& w, uint16_t* hi, uint16_t* lo, cudaStream_t s) { fast::dequant_f16(w, hi, lo, s); }
+void gemm_epilogue(const float* c, Dev y, Activation act, cudaStream_t s) { fast::gemm_epilogue(c, y, act, s); }
 
 }  // namespace rwkv::cuda
