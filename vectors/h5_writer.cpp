@@ -166,9 +166,11 @@ void H5Writer::write_raw(const std::string& path, H5Type type, const void* data,
   }
   const std::vector<std::string> parts = split_path(path);
   if (parts.empty()) fail(path, "a dataset needs a name");
-  std::string parent;
-  for (size_t i = 0; i + 1 < parts.size(); ++i) parent += "/" + parts[i];
-  if (parent.empty()) parent = "/";
+  std::string parent(1, '/');  // "/a/b" for "/a/b/leaf", "/" for "/leaf"
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (i > 0) parent += '/';
+    parent += parts[i];
+  }
   if (parent != parent_path_ || !parent_.valid()) {
     parent_.reset();
     parent_path_.clear();
@@ -178,8 +180,6 @@ void H5Writer::write_raw(const std::string& path, H5Type type, const void* data,
     parent_path_ = parent;
   }
   const std::string& leaf = parts.back();
-  // The parents exist now: only the last link can.
-  if (H5Lexists(parent_.get(), leaf.c_str(), H5P_DEFAULT) > 0) fail(path, "already exists");
   last_object_.reset();
   last_path_.clear();
 
@@ -212,7 +212,11 @@ void H5Writer::write_raw(const std::string& path, H5Type type, const void* data,
   const Hid ftype = file_type(type);
   Hid ds(H5Dcreate2(parent_.get(), leaf.c_str(), ftype.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
          &H5Dclose);
-  if (!ds.valid()) fail(path, fmt::format("cannot create {} dataset of shape {}", h5_type_name(type), dims_str(dims)));
+  if (!ds.valid()) {
+    // Asked only now, not before every dataset: a name lookup costs as much as a tenth of a small dataset.
+    if (H5Lexists(parent_.get(), leaf.c_str(), H5P_DEFAULT) > 0) fail(path, "already exists");
+    fail(path, fmt::format("cannot create {} dataset of shape {}", h5_type_name(type), dims_str(dims)));
+  }
   // The memory type is the file type: HDF5 copies bytes, converts nothing
   // (our data is little-endian, as on every platform this project supports).
   if (n > 0 && H5Dwrite(ds.get(), ftype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
@@ -272,11 +276,13 @@ void H5Writer::set_attr_raw(const std::string& object, const std::string& name, 
     if (!opened.valid()) fail(object, fmt::format("no such object to set attribute '{}' on", name));
   }
   const Hid& obj = opened.valid() ? opened : last_object_;
-  if (H5Aexists(obj.get(), name.c_str()) > 0) fail(object, fmt::format("attribute '{}' already set", name));
   const Hid space = own_space(H5Screate(H5S_SCALAR));
   const Hid attr = own_attr(H5Acreate2(obj.get(), name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT));
-  if (!attr.valid() || H5Awrite(attr.get(), type, value) < 0)
-    fail(object, fmt::format("cannot write attribute '{}'", name));
+  if (!attr.valid()) {  // as for datasets: why, asked only on failure
+    if (H5Aexists(obj.get(), name.c_str()) > 0) fail(object, fmt::format("attribute '{}' already set", name));
+    fail(object, fmt::format("cannot create attribute '{}'", name));
+  }
+  if (H5Awrite(attr.get(), type, value) < 0) fail(object, fmt::format("cannot write attribute '{}'", name));
 }
 
 void H5Writer::set_attr(const std::string& object, const std::string& name, const std::string& value) {
