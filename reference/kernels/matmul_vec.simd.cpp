@@ -25,6 +25,9 @@
 // WORK ORDER (no effect on bits): OpenMP splits row groups statically; a
 // single token walks the group's rows one after another (one sequential
 // weight stream per thread), several tokens share each decoded weight block.
+// A single token on AVX-512 with fp16, q4_k or q6_k weights takes the fast
+// path below run(): the same lanes and order, the weights regrouped by cheaper
+// instructions (set_matmul_vec_fast_path switches it off for comparisons).
 #include "reference/simd/variant.h"
 #include "reference/kernels/parallel_work.h"
 #include "reference/kernels/matmul_detail.h"
@@ -161,6 +164,258 @@ inline void reduce_and_store(Lane* slots, const int* lane_of_thread, Activation 
   lane_store_any(out, canon_activate(act, p[0]));
 }
 
+
+#if defined(RWKV_SIMD_VARIANT_avx512)
+// SINGLE-TOKEN FAST PATH (AVX-512, fp16, q4_k and q6_k; no effect on bits). The
+// lane loop above spends more time regrouping than multiplying: 4 f16 loads
+// and 8 float shuffles per lane block, or for q4_k a decode into a chunk in
+// memory and a reload. Here each lane block's weights reach the same lane
+// registers as F16Row::load / DecodedRow::load + lane_transpose_quads would
+// give them (lane l = element e of quad perm(l), perm(l) = l/4 + 4*(l%4),
+// checked against quad_lane_order before use) by cheaper routes:
+//   fp16: two 64-byte loads, two 16-bit permutes (vpermt2w) into
+//         [element 0 | element 1] and [element 2 | element 3], 4 exact f16->f32;
+//   q4_k: the 32 code bytes of the block's two sub-blocks widened to 64 codes
+//         (high-nibble sub-block tagged +16), one dword permute putting each
+//         lane's quad in its dword, and looked up (vpermt2ps, element e
+//         shifted to the index bits) in the two sub-blocks' 16-entry
+//         tables D_j*float(q) - M_j, each entry computed with the decoder's
+//         own two operations, so every weight has decode_q4_k_block's bits;
+//   q6_k: the 64 six-bit codes assembled from ql and qh by byte shifts, the
+//         same dword permute, element e shifted down and masked, then
+//         S_j * (f32(q) - 32) with S_j = f32(d)*sc_j as decode_q6_k_block
+//         (f32(q) - 32 is exact: the decoder's f32(q - 32)).
+// The accumulation is the lane loop's: block b into slot b % kSlots, dot4,
+// p + d (sparse: only where the quad is nonzero; a masked add, the same as
+// the select), then reduce_and_store. Rows go one after the other (one
+// sequential stream per thread), 8 blocks at a time so the slots stay in
+// registers, with a software prefetch a few blocks ahead.
+constexpr __mmask32 kAll32 = 0xffffffffu;
+constexpr int64_t kPrefetchBytes = 1024;
+
+bool fast_perm_ok(const int* lane_quad) {
+  for (int l = 0; l < 16; ++l)
+    if (lane_quad[l] != l / 4 + 4 * (l % 4)) return false;
+  return true;
+}
+
+struct FastF16 {
+  __m512i idx01, idx23;
+  FastF16() {
+    alignas(64) uint16_t i01[32], i23[32];
+    for (int p = 0; p < 16; ++p) {
+      const int q = p / 4 + 4 * (p % 4);  // the quad of lane p
+      i01[p] = uint16_t(4 * q), i01[p + 16] = uint16_t(4 * q + 1);
+      i23[p] = uint16_t(4 * q + 2), i23[p + 16] = uint16_t(4 * q + 3);
+    }
+    idx01 = _mm512_load_si512(i01), idx23 = _mm512_load_si512(i23);
+  }
+  // Lane block at p (64 f16 values).
+  inline void load(const uint16_t* p, Lane& a, Lane& b, Lane& c, Lane& d) const {
+    const __m512i lo = _mm512_loadu_si512(p), hi = _mm512_loadu_si512(p + 32);
+    const __m512i r01 = _mm512_maskz_permutex2var_epi16(kAll32, lo, idx01, hi);
+    const __m512i r23 = _mm512_maskz_permutex2var_epi16(kAll32, lo, idx23, hi);
+    a = Lane(_mm512_maskz_cvtph_ps(kAll16, _mm512_castsi512_si256(r01)));
+    b = Lane(_mm512_maskz_cvtph_ps(kAll16, _mm512_maskz_extracti64x4_epi64(0xf, r01, 1)));
+    c = Lane(_mm512_maskz_cvtph_ps(kAll16, _mm512_castsi512_si256(r23)));
+    d = Lane(_mm512_maskz_cvtph_ps(kAll16, _mm512_maskz_extracti64x4_epi64(0xf, r23, 1)));
+  }
+};
+
+// x block b of the regrouped token and, for sparse input, the mask of lanes
+// whose quad is nonzero.
+template <bool kSparse>
+inline void fast_update(Lane& p, Lane w0, Lane w1, Lane w2, Lane w3, const float* xs, const float* nz, int64_t b) {
+  const float* xq = xs + b * kBlock;
+  const Lane d = dot4(w0, w1, w2, w3, lane_load<Lane>(xq), lane_load<Lane>(xq + kLanes),
+                      lane_load<Lane>(xq + 2 * kLanes), lane_load<Lane>(xq + 3 * kLanes));
+  if constexpr (kSparse) {
+    const __mmask16 m = _mm512_cmpneq_ps_mask(_mm512_loadu_ps(nz + b * kLanes), _mm512_setzero_ps());
+    p = Lane(_mm512_mask_add_ps(p, m, p, d));
+  } else {
+    p = p + d;
+  }
+}
+
+template <bool kSparse>
+void fast_row_f16(const FastF16& f, const uint16_t* row, int64_t K, const float* xs, const float* nz, Lane* P) {
+  const int64_t full = K / kBlock, blocks = (K + kBlock - 1) / kBlock;
+  Lane acc[kSlots];
+  for (int s = 0; s < kSlots; ++s) acc[s] = lane_splat<Lane>(0.0f);
+  int64_t b = 0;
+  for (; b + kSlots <= full; b += kSlots) {
+#pragma GCC unroll 8
+    for (int s = 0; s < kSlots; ++s) {
+      const uint16_t* p = row + (b + s) * kBlock;
+      _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0);
+      Lane w0, w1, w2, w3;
+      f.load(p, w0, w1, w2, w3);
+      fast_update<kSparse>(acc[s], w0, w1, w2, w3, xs, nz, b + s);
+    }
+  }
+  for (; b < full; ++b) {
+    Lane w0, w1, w2, w3;
+    f.load(row + b * kBlock, w0, w1, w2, w3);
+    fast_update<kSparse>(acc[b % kSlots], w0, w1, w2, w3, xs, nz, b);
+  }
+  if (b < blocks) {  // K tail: the lane loop's zero-padded load
+    Lane w0, w1, w2, w3;
+    F16Row{row, K}.load(b * kBlock, w0, w1, w2, w3);
+    fast_update<kSparse>(acc[b % kSlots], w0, w1, w2, w3, xs, nz, b);
+  }
+  for (int s = 0; s < kSlots; ++s) P[s] = acc[s];
+}
+
+struct FastQ4K {
+  __m512i lane_quads;  // dword l: perm(l)
+  __m512i tag;         // bytes 32..63: 16 (the high-nibble sub-block's half of a two-table lookup)
+  Lane iota;
+  FastQ4K() {
+    alignas(64) int32_t lq[16];
+    alignas(64) uint8_t tg[64];
+    alignas(64) float io[16];
+    for (int l = 0; l < 16; ++l) lq[l] = l / 4 + 4 * (l % 4), io[l] = float(l);
+    for (int i = 0; i < 64; ++i) tg[i] = i < 32 ? 0 : 16;
+    lane_quads = _mm512_load_si512(lq), tag = _mm512_load_si512(tg);
+    iota = lane_load<Lane>(io);
+  }
+  // Lane block g (0..3) of a Q4_K block at blk whose sub-block scales are D, Mn:
+  // values 64g..64g+63, the low nibbles (sub-block 2g) then the high nibbles
+  // (2g+1) of bytes 32g..32g+31 of qs.
+  inline void load(const uint8_t* blk, int g, const float* D, const float* Mn, Lane& a, Lane& b, Lane& c,
+                   Lane& d) const {
+    // byte v = code of value v, +16 for v >= 32 (the second table)
+    const __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * g)));
+    __m512i codes = _mm512_mask_srli_epi16(q, __mmask32(0xffff0000u), q, 4);
+    codes = _mm512_or_si512(_mm512_and_si512(codes, _mm512_set1_epi8(15)), tag);
+    // dword v/4 = quad v/4's four codes; dword l of the result: lane l's quad,
+    // element e in byte e. vpermt2ps reads only bits 0..4 of each dword index,
+    // so shifting element e down to byte 0 is all the widening it needs.
+    codes = _mm512_maskz_permutexvar_epi32(kAll16, lane_quads, codes);
+    const __m512 t0 = iota * lane_splat<Lane>(D[2 * g]) - lane_splat<Lane>(Mn[2 * g]);
+    const __m512 t1 = iota * lane_splat<Lane>(D[2 * g + 1]) - lane_splat<Lane>(Mn[2 * g + 1]);
+    a = Lane(_mm512_permutex2var_ps(t0, codes, t1));
+    b = Lane(_mm512_permutex2var_ps(t0, _mm512_maskz_srli_epi32(kAll16, codes, 8), t1));
+    c = Lane(_mm512_permutex2var_ps(t0, _mm512_maskz_srli_epi32(kAll16, codes, 16), t1));
+    d = Lane(_mm512_permutex2var_ps(t0, _mm512_maskz_srli_epi32(kAll16, codes, 24), t1));
+  }
+};
+
+// decode_q4_k_block's D_j = f32(d)*sc_j and M_j = f32(dmin)*m_j.
+inline void q4k_scales(const uint8_t* b, float* D, float* Mn) {
+  const float d = weight_f16(b), dmin = weight_f16(b + 2);
+  const uint8_t* s = b + 4;
+  for (int j = 0; j < 8; ++j) {
+    int sc, m;
+    if (j < 4) {
+      sc = s[j] & 63;
+      m = s[j + 4] & 63;
+    } else {
+      sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+      m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+    D[j] = d * float(sc), Mn[j] = dmin * float(m);
+  }
+}
+
+template <bool kSparse>
+void fast_row_q4k(const FastQ4K& f, const uint8_t* row, int64_t K, const float* xs, const float* nz, Lane* P) {
+  const int64_t superblocks = K / 256;  // K % 256 == 0 for q4_k (validate_matrix)
+  static_assert(kSlots == 8 && kBlock == 64);
+  Lane acc[kSlots];
+  for (int s = 0; s < kSlots; ++s) acc[s] = lane_splat<Lane>(0.0f);
+  alignas(64) float D[8], Mn[8];
+  int64_t sb = 0;
+  for (; sb + 2 <= superblocks; sb += 2) {  // 8 lane blocks: slots 0..7
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* blk = row + (sb + h) * 144;
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + 2 * 144 * 2, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + 2 * 144 * 2 + 64, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + 2 * 144 * 2 + 128, _MM_HINT_T0);
+      q4k_scales(blk, D, Mn);
+#pragma GCC unroll 4
+      for (int g = 0; g < 4; ++g) {
+        Lane w0, w1, w2, w3;
+        f.load(blk, g, D, Mn, w0, w1, w2, w3);
+        fast_update<kSparse>(acc[4 * h + g], w0, w1, w2, w3, xs, nz, (sb + h) * 4 + g);
+      }
+    }
+  }
+  if (sb < superblocks) {  // an odd last superblock: slots 0..3
+    const uint8_t* blk = row + sb * 144;
+    q4k_scales(blk, D, Mn);
+    for (int g = 0; g < 4; ++g) {
+      Lane w0, w1, w2, w3;
+      f.load(blk, g, D, Mn, w0, w1, w2, w3);
+      fast_update<kSparse>(acc[g], w0, w1, w2, w3, xs, nz, sb * 4 + g);
+    }
+  }
+  for (int s = 0; s < kSlots; ++s) P[s] = acc[s];
+}
+
+struct FastQ6K {
+  __m512i lane_quads;  // dword l: perm(l)
+  FastQ6K() {
+    alignas(64) int32_t lq[16];
+    for (int l = 0; l < 16; ++l) lq[l] = l / 4 + 4 * (l % 4);
+    lane_quads = _mm512_load_si512(lq);
+  }
+  // Lane block 2n + h of a Q6_K block at blk with scales S[k] = f32(d)*sc[k]:
+  // values 128n + 64h + v, v < 64: low bits nibble h of ql[64n + v], high bits
+  // (qh[32n + v % 32] >> (4h + 2*(v >= 32))) & 3, scale S[8n + 4h + v/16]
+  // (decode_q6_k_block's out[l], out[l+32] for h = 0, out[l+64], out[l+96] for h = 1).
+  inline void load(const uint8_t* blk, int n, int h, const float* S, Lane& a, Lane& b, Lane& c, Lane& d) const {
+    const __m512i m15 = _mm512_set1_epi8(15), m3 = _mm512_set1_epi8(3);
+    __m512i lo = _mm512_loadu_si512(blk + 64 * n);
+    if (h) lo = _mm512_maskz_srli_epi16(kAll32, lo, 4);
+    lo = _mm512_and_si512(lo, m15);
+    const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * n)));
+    __m512i hi = h ? _mm512_maskz_srli_epi16(kAll32, qh, 4) : qh;
+    hi = _mm512_mask_srli_epi16(hi, __mmask32(0xffff0000u), hi, 2);
+    hi = _mm512_maskz_slli_epi16(kAll32, _mm512_and_si512(hi, m3), 4);
+    const __m512i codes = _mm512_maskz_permutexvar_epi32(kAll16, lane_quads, _mm512_or_si512(lo, hi));
+    // lane l's quad perm(l) lies in the 16-value group perm(l)/4 = l % 4
+    const Lane scale = Lane(_mm512_broadcast_f32x4(_mm_loadu_ps(S + 8 * n + 4 * h)));
+    const __m512i m63 = _mm512_set1_epi32(63);
+    const Lane k32 = lane_splat<Lane>(32.0f);
+    auto value = [&](__m512i c) {  // S * f32(q - 32); f32(q) - 32 is exact
+      return scale * (Lane(_mm512_maskz_cvtepi32_ps(kAll16, _mm512_and_si512(c, m63))) - k32);
+    };
+    a = value(codes);
+    b = value(_mm512_maskz_srli_epi32(kAll16, codes, 8));
+    c = value(_mm512_maskz_srli_epi32(kAll16, codes, 16));
+    d = value(_mm512_maskz_srli_epi32(kAll16, codes, 24));
+  }
+};
+
+template <bool kSparse>
+void fast_row_q6k(const FastQ6K& f, const uint8_t* row, int64_t K, const float* xs, const float* nz, Lane* P) {
+  const int64_t superblocks = K / 256;
+  Lane acc[kSlots];
+  for (int s = 0; s < kSlots; ++s) acc[s] = lane_splat<Lane>(0.0f);
+  alignas(64) float S[16];
+  auto superblock = [&](int64_t sb, int slot0) {
+    const uint8_t* blk = row + sb * 210;
+    for (int i = 0; i < 4; ++i)
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + 4 * 210 + 64 * i, _MM_HINT_T0);
+    const float dd = weight_f16(blk + 208);
+    const int8_t* sc = reinterpret_cast<const int8_t*>(blk + 192);
+    for (int k = 0; k < 16; ++k) S[k] = dd * float(sc[k]);
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; ++g) {
+      Lane w0, w1, w2, w3;
+      f.load(blk, g / 2, g % 2, S, w0, w1, w2, w3);
+      fast_update<kSparse>(acc[slot0 + g], w0, w1, w2, w3, xs, nz, sb * 4 + g);
+    }
+  };
+  int64_t sb = 0;
+  for (; sb + 2 <= superblocks; sb += 2) superblock(sb, 0), superblock(sb + 1, 4);
+  if (sb < superblocks) superblock(sb, 0);
+  for (int s = 0; s < kSlots; ++s) P[s] = acc[s];
+}
+#endif  // RWKV_SIMD_VARIANT_avx512
+
 template <bool kSparse, class Y>
 void run(const VecArgs& a, Y* y) {
   const auto& w = a.w;
@@ -180,6 +435,26 @@ void run(const VecArgs& a, Y* y) {
   }
 
   const int64_t groups = (M + kRows - 1) / kRows;
+#if defined(RWKV_SIMD_VARIANT_avx512)
+  if (a.fast && T == 1 && fast_perm_ok(lane_quad) &&
+      (w.format == WeightFormat::fp16 || w.format == WeightFormat::q4_k || w.format == WeightFormat::q6_k)) {
+    const FastF16 f16;
+    const FastQ4K q4k;
+    const FastQ6K q6k;
+#pragma omp parallel for schedule(static) if (K * M >= kParallelMinMacs)
+    for (int64_t m = 0; m < M; ++m) {
+      Lane P[kSlots];
+      if (w.format == WeightFormat::fp16)
+        fast_row_f16<kSparse>(f16, reinterpret_cast<const uint16_t*>(w.data) + m * K, K, a.x_scratch, a.x_nonzero, P);
+      else if (w.format == WeightFormat::q4_k)
+        fast_row_q4k<kSparse>(q4k, w.data + m * w.row_bytes, K, a.x_scratch, a.x_nonzero, P);
+      else
+        fast_row_q6k<kSparse>(q6k, w.data + m * w.row_bytes, K, a.x_scratch, a.x_nonzero, P);
+      reduce_and_store(P, lane_of_thread, a.act, y + m);
+    }
+    return;
+  }
+#endif
 #pragma omp parallel for schedule(static) if (K * M * T >= kParallelMinMacs)
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t m0 = g * kRows;
