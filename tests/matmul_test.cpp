@@ -459,13 +459,14 @@ TEST(MatmulDeterminismTest, SameBitsAtEverySimdLevelAndThreadCount) {
   omp_set_num_threads(saved_threads);
 }
 
-// The single-token fast path (AVX-512: fp16, q4_k and q6_k read straight into
+// The single-token fast path (AVX-512: q4_k and q6_k decoded straight into
 // lane registers, matmul_vec.simd.cpp) against the lane loop at the same
 // level (set_matmul_vec_fast_path(false)), the scalar level and the
 // transcribed canonical order: K from one lane block to several rounds of 8
 // with every kind of tail (partial block, partial round, odd superblock
 // count), M below, at and above a group, dense and sparse, f16 and f32 x,
-// every activation, and weights holding Inf/NaN (fp16) under zero and nonzero quads.
+// every activation; fp16 (no fast path: the lane loop on both sides) with
+// Inf/NaN weights under zero and nonzero quads.
 TEST(MatmulFastPathTest, SingleTokenEqualsScalarAndTranscribedBitForBit) {
   struct FormatKs {
     WeightFormat f;

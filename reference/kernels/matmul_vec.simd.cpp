@@ -25,7 +25,7 @@
 // WORK ORDER (no effect on bits): OpenMP splits row groups statically; a
 // single token walks the group's rows one after another (one sequential
 // weight stream per thread), several tokens share each decoded weight block.
-// A single token on AVX-512 with fp16, q4_k or q6_k weights takes the fast
+// A single token on AVX-512 with q4_k or q6_k weights takes the fast
 // path below run(): the same lanes and order, the weights regrouped by cheaper
 // instructions (set_matmul_vec_fast_path switches it off for comparisons).
 #include "reference/simd/variant.h"
@@ -146,41 +146,72 @@ inline void accumulate_any(const Row* rows, int nr, int nt, int64_t b_begin, int
     accumulate<kSparse, 0, 0>(rows, nr, nt, b_begin, b_end, xs, nz, x_stride, nz_stride, P);
 }
 
+// Where each thread of a lane block sits: lane_of_thread[i] is the lane of
+// thread i of a slot (the inverse of quad_lane_order). On AVX-512, pull[k]
+// moves thread i + s to thread i's lane for the in-slot tree level s = 8 >> k.
+struct LaneTree {
+  int lane_of_thread[kLanes];
+#if defined(RWKV_SIMD_VARIANT_avx512)
+  __m512i pull[4];
+#endif
+  LaneTree() {
+    int lane_quad[kLanes];
+    quad_lane_order(lane_quad);
+    for (int l = 0; l < kLanes; ++l) lane_of_thread[lane_quad[l]] = l;
+#if defined(RWKV_SIMD_VARIANT_avx512)
+    for (int k = 0, s = 8; k < 4; ++k, s /= 2) {
+      alignas(64) int32_t idx[16];
+      for (int l = 0; l < 16; ++l) idx[l] = l;  // lanes of threads >= s: unused
+      for (int i = 0; i < s; ++i) idx[lane_of_thread[i]] = lane_of_thread[i + s];
+      pull[k] = _mm512_load_si512(idx);
+    }
+#endif
+  }
+};
+
 // Steps 2 and 3 for one row of one token; slots (the row's partials) are
 // consumed. Tree levels s >= kLanes pair thread i with i + s in the same lane
 // of another slot: whole-vector adds. The last levels pair threads inside
-// slot 0, which are taken out in thread order (lane_of_thread) and added one by one.
+// slot 0: taken out in thread order (lane_of_thread) and added one by one, or
+// on AVX-512 in the register: a permute brings thread i + s to thread i's lane
+// and one vector add does every p_i + p_{i+s} of the level (the same operands
+// in the same order; lanes of threads >= s compute values nobody reads).
 template <class Y>
-inline void reduce_and_store(Lane* slots, const int* lane_of_thread, Activation act, Y* out) {
+inline void reduce_and_store(Lane* slots, const LaneTree& tree, Activation act, Y* out) {
   int s = kThreads / 2;
   for (; s >= kLanes; s /= 2)
     for (int j = 0; j < s / kLanes; ++j) slots[j] = slots[j] + slots[j + s / kLanes];
+#if defined(RWKV_SIMD_VARIANT_avx512)
+  __m512 v = slots[0];
+  for (int k = 0; k < 4; ++k) v = _mm512_add_ps(v, _mm512_maskz_permutexvar_ps(kAll16, tree.pull[k], v));
+  alignas(64) float lanes[kLanes];
+  _mm512_store_ps(lanes, v);
+  lane_store_any(out, canon_activate(act, lanes[tree.lane_of_thread[0]]));
+#else
   alignas(64) float lanes[kLanes];
   lane_store(lanes, slots[0]);
   float p[kLanes];
-  for (int i = 0; i < kLanes; ++i) p[i] = lanes[lane_of_thread[i]];
+  for (int i = 0; i < kLanes; ++i) p[i] = lanes[tree.lane_of_thread[i]];
   for (; s >= 1; s /= 2)
     for (int i = 0; i < s; ++i) p[i] = p[i] + p[i + s];
   lane_store_any(out, canon_activate(act, p[0]));
+#endif
 }
 
-
 #if defined(RWKV_SIMD_VARIANT_avx512)
-// SINGLE-TOKEN FAST PATH (AVX-512, fp16, q4_k and q6_k; no effect on bits). The
-// lane loop above spends more time regrouping than multiplying: 4 f16 loads
-// and 8 float shuffles per lane block, or for q4_k a decode into a chunk in
-// memory and a reload. Here each lane block's weights reach the same lane
-// registers as F16Row::load / DecodedRow::load + lane_transpose_quads would
-// give them (lane l = element e of quad perm(l), perm(l) = l/4 + 4*(l%4),
-// checked against quad_lane_order before use) by cheaper routes:
-//   fp16: two 64-byte loads, two 16-bit permutes (vpermt2w) into
-//         [element 0 | element 1] and [element 2 | element 3], 4 exact f16->f32;
+// SINGLE-TOKEN FAST PATH (AVX-512, q4_k and q6_k; no effect on bits). The
+// lane loop decodes a quantised row 256 values at a time into a chunk in
+// memory, reloads it and regroups it with 8 float shuffles per lane block.
+// Here each lane block's weights reach the same lane registers as
+// DecodedRow::load + lane_transpose_quads would give them (lane l = element e
+// of quad perm(l), perm(l) = l/4 + 4*(l%4), checked against quad_lane_order
+// before use), decoded in registers:
 //   q4_k: the 32 code bytes of the block's two sub-blocks widened to 64 codes
 //         (high-nibble sub-block tagged +16), one dword permute putting each
 //         lane's quad in its dword, and looked up (vpermt2ps, element e
-//         shifted to the index bits) in the two sub-blocks' 16-entry
-//         tables D_j*float(q) - M_j, each entry computed with the decoder's
-//         own two operations, so every weight has decode_q4_k_block's bits;
+//         shifted to the index bits) in the two sub-blocks' 16-entry tables
+//         D_j*f32(q) - M_j, each entry computed with the decoder's own two
+//         operations, so every weight has decode_q4_k_block's bits;
 //   q6_k: the 64 six-bit codes assembled from ql and qh by byte shifts, the
 //         same dword permute, element e shifted down and masked, then
 //         S_j * (f32(q) - 32) with S_j = f32(d)*sc_j as decode_q6_k_block
@@ -190,37 +221,17 @@ inline void reduce_and_store(Lane* slots, const int* lane_of_thread, Activation 
 // the select), then reduce_and_store. Rows go one after the other (one
 // sequential stream per thread), 8 blocks at a time so the slots stay in
 // registers, with a software prefetch a few blocks ahead.
+// fp16 stays on the lane loop: an fp16 version of this path (two vpermt2w per
+// block instead of 8 shuffles, slots in registers, with or without prefetch)
+// measured 10-50% slower than the lane loop on a hot 8 MB matrix on one Zen 4
+// core (bench/README.md).
 constexpr __mmask32 kAll32 = 0xffffffffu;
-constexpr int64_t kPrefetchBytes = 1024;
 
 bool fast_perm_ok(const int* lane_quad) {
   for (int l = 0; l < 16; ++l)
     if (lane_quad[l] != l / 4 + 4 * (l % 4)) return false;
   return true;
 }
-
-struct FastF16 {
-  __m512i idx01, idx23;
-  FastF16() {
-    alignas(64) uint16_t i01[32], i23[32];
-    for (int p = 0; p < 16; ++p) {
-      const int q = p / 4 + 4 * (p % 4);  // the quad of lane p
-      i01[p] = uint16_t(4 * q), i01[p + 16] = uint16_t(4 * q + 1);
-      i23[p] = uint16_t(4 * q + 2), i23[p + 16] = uint16_t(4 * q + 3);
-    }
-    idx01 = _mm512_load_si512(i01), idx23 = _mm512_load_si512(i23);
-  }
-  // Lane block at p (64 f16 values).
-  inline void load(const uint16_t* p, Lane& a, Lane& b, Lane& c, Lane& d) const {
-    const __m512i lo = _mm512_loadu_si512(p), hi = _mm512_loadu_si512(p + 32);
-    const __m512i r01 = _mm512_maskz_permutex2var_epi16(kAll32, lo, idx01, hi);
-    const __m512i r23 = _mm512_maskz_permutex2var_epi16(kAll32, lo, idx23, hi);
-    a = Lane(_mm512_maskz_cvtph_ps(kAll16, _mm512_castsi512_si256(r01)));
-    b = Lane(_mm512_maskz_cvtph_ps(kAll16, _mm512_maskz_extracti64x4_epi64(0xf, r01, 1)));
-    c = Lane(_mm512_maskz_cvtph_ps(kAll16, _mm512_castsi512_si256(r23)));
-    d = Lane(_mm512_maskz_cvtph_ps(kAll16, _mm512_maskz_extracti64x4_epi64(0xf, r23, 1)));
-  }
-};
 
 // x block b of the regrouped token and, for sparse input, the mask of lanes
 // whose quad is nonzero.
@@ -235,35 +246,6 @@ inline void fast_update(Lane& p, Lane w0, Lane w1, Lane w2, Lane w3, const float
   } else {
     p = p + d;
   }
-}
-
-template <bool kSparse>
-void fast_row_f16(const FastF16& f, const uint16_t* row, int64_t K, const float* xs, const float* nz, Lane* P) {
-  const int64_t full = K / kBlock, blocks = (K + kBlock - 1) / kBlock;
-  Lane acc[kSlots];
-  for (int s = 0; s < kSlots; ++s) acc[s] = lane_splat<Lane>(0.0f);
-  int64_t b = 0;
-  for (; b + kSlots <= full; b += kSlots) {
-#pragma GCC unroll 8
-    for (int s = 0; s < kSlots; ++s) {
-      const uint16_t* p = row + (b + s) * kBlock;
-      _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0);
-      Lane w0, w1, w2, w3;
-      f.load(p, w0, w1, w2, w3);
-      fast_update<kSparse>(acc[s], w0, w1, w2, w3, xs, nz, b + s);
-    }
-  }
-  for (; b < full; ++b) {
-    Lane w0, w1, w2, w3;
-    f.load(row + b * kBlock, w0, w1, w2, w3);
-    fast_update<kSparse>(acc[b % kSlots], w0, w1, w2, w3, xs, nz, b);
-  }
-  if (b < blocks) {  // K tail: the lane loop's zero-padded load
-    Lane w0, w1, w2, w3;
-    F16Row{row, K}.load(b * kBlock, w0, w1, w2, w3);
-    fast_update<kSparse>(acc[b % kSlots], w0, w1, w2, w3, xs, nz, b);
-  }
-  for (int s = 0; s < kSlots; ++s) P[s] = acc[s];
 }
 
 struct FastQ4K {
@@ -285,7 +267,7 @@ struct FastQ4K {
   inline void load(const uint8_t* blk, int g, const float* D, const float* Mn, Lane& a, Lane& b, Lane& c,
                    Lane& d) const {
     // byte v = code of value v, +16 for v >= 32 (the second table)
-    const __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * g)));
+    const __m512i q = _mm512_maskz_broadcast_i64x4(kAll8, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * g)));
     __m512i codes = _mm512_mask_srli_epi16(q, __mmask32(0xffff0000u), q, 4);
     codes = _mm512_or_si512(_mm512_and_si512(codes, _mm512_set1_epi8(15)), tag);
     // dword v/4 = quad v/4's four codes; dword l of the result: lane l's quad,
@@ -370,13 +352,13 @@ struct FastQ6K {
     __m512i lo = _mm512_loadu_si512(blk + 64 * n);
     if (h) lo = _mm512_maskz_srli_epi16(kAll32, lo, 4);
     lo = _mm512_and_si512(lo, m15);
-    const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * n)));
+    const __m512i qh = _mm512_maskz_broadcast_i64x4(kAll8, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * n)));
     __m512i hi = h ? _mm512_maskz_srli_epi16(kAll32, qh, 4) : qh;
     hi = _mm512_mask_srli_epi16(hi, __mmask32(0xffff0000u), hi, 2);
     hi = _mm512_maskz_slli_epi16(kAll32, _mm512_and_si512(hi, m3), 4);
     const __m512i codes = _mm512_maskz_permutexvar_epi32(kAll16, lane_quads, _mm512_or_si512(lo, hi));
     // lane l's quad perm(l) lies in the 16-value group perm(l)/4 = l % 4
-    const Lane scale = Lane(_mm512_broadcast_f32x4(_mm_loadu_ps(S + 8 * n + 4 * h)));
+    const Lane scale = Lane(_mm512_maskz_broadcast_f32x4(kAll16, _mm_loadu_ps(S + 8 * n + 4 * h)));
     const __m512i m63 = _mm512_set1_epi32(63);
     const Lane k32 = lane_splat<Lane>(32.0f);
     auto value = [&](__m512i c) {  // S * f32(q - 32); f32(q) - 32 is exact
@@ -421,9 +403,9 @@ void run(const VecArgs& a, Y* y) {
   const auto& w = a.w;
   const int64_t K = w.K, M = w.M, T = a.T;
   const int64_t Kp = matmul_detail::padded_k(K), blocks = (K + kBlock - 1) / kBlock;
-  int lane_quad[kLanes], lane_of_thread[kLanes];  // within a lane block, thread = quad
+  int lane_quad[kLanes];  // within a lane block, thread = quad
   quad_lane_order(lane_quad);
-  for (int l = 0; l < kLanes; ++l) lane_of_thread[lane_quad[l]] = l;
+  const LaneTree tree;
 
 #pragma omp parallel for schedule(static) if (T > 1 && K * T >= kParallelMinElements)
   for (int64_t t = 0; t < T; ++t) {
@@ -437,20 +419,17 @@ void run(const VecArgs& a, Y* y) {
   const int64_t groups = (M + kRows - 1) / kRows;
 #if defined(RWKV_SIMD_VARIANT_avx512)
   if (a.fast && T == 1 && fast_perm_ok(lane_quad) &&
-      (w.format == WeightFormat::fp16 || w.format == WeightFormat::q4_k || w.format == WeightFormat::q6_k)) {
-    const FastF16 f16;
+      (w.format == WeightFormat::q4_k || w.format == WeightFormat::q6_k)) {
     const FastQ4K q4k;
     const FastQ6K q6k;
 #pragma omp parallel for schedule(static) if (K * M >= kParallelMinMacs)
     for (int64_t m = 0; m < M; ++m) {
       Lane P[kSlots];
-      if (w.format == WeightFormat::fp16)
-        fast_row_f16<kSparse>(f16, reinterpret_cast<const uint16_t*>(w.data) + m * K, K, a.x_scratch, a.x_nonzero, P);
-      else if (w.format == WeightFormat::q4_k)
+      if (w.format == WeightFormat::q4_k)
         fast_row_q4k<kSparse>(q4k, w.data + m * w.row_bytes, K, a.x_scratch, a.x_nonzero, P);
       else
         fast_row_q6k<kSparse>(q6k, w.data + m * w.row_bytes, K, a.x_scratch, a.x_nonzero, P);
-      reduce_and_store(P, lane_of_thread, a.act, y + m);
+      reduce_and_store(P, tree, a.act, y + m);
     }
     return;
   }
@@ -486,7 +465,7 @@ void run(const VecArgs& a, Y* y) {
         }
       }
       for (int t = 0; t < nt; ++t)
-        for (int r = 0; r < nr; ++r) reduce_and_store(P[t][r], lane_of_thread, a.act, y + (t0 + t) * M + m0 + r);
+        for (int r = 0; r < nr; ++r) reduce_and_store(P[t][r], tree, a.act, y + (t0 + t) * M + m0 + r);
     }
   }
 }
