@@ -102,6 +102,15 @@ struct DecodedRow {  // any format, decoded kDecodeChunk values at a time into a
   }
 };
 
+// Whether any of the kLanes nonzero flags at p is set (one vector compare).
+inline bool any_nonzero(const float* p) {
+#ifdef RWKV_LANES_XSIMD
+  return xsimd::any(lane_load<Lane>(p) != lane_splat<Lane>(0.0f));
+#else
+  return *p != 0.0f;
+#endif
+}
+
 // Step 1 for lane blocks [b_begin, b_end) of rows r0..r0+nr-1 and tokens 0..nt-1.
 // NR and NT > 0 fix the row and token counts at compile time (the common full
 // groups, unrolled); 0 means "given at run time" (tails).
@@ -112,8 +121,7 @@ inline void accumulate(const Row* rows, int nr_rt, int nt_rt, int64_t b_begin, i
   for (int64_t b = b_begin; b < b_end; ++b) {
     if constexpr (kSparse) {  // whole lane block skipped by every token: nothing to do
       bool any = false;
-      for (int t = 0; t < nt && !any; ++t)
-        for (int l = 0; l < kLanes; ++l) any |= nz[t * nz_stride + b * kLanes + l] != 0.0f;
+      for (int t = 0; t < nt && !any; ++t) any = any_nonzero(nz + t * nz_stride + b * kLanes);
       if (!any) continue;
     }
     const int slot = int(b % kSlots);
