@@ -1,6 +1,8 @@
 #include "bench/forward_bench.h"
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <stdexcept>
 #include <vector>
 
@@ -94,6 +96,62 @@ ForwardBenchResult bench_forward(const Rwkv7Weights& w, const ForwardBenchOption
   if (observer) observer->settle();
   r.decode = {o.decode_tokens, seconds_since(t1)};
   return r;
+}
+
+namespace {
+
+class OpTimer : public forward::OpObserver {
+ public:
+  void before_op(const forward::Executor&, const plan::Op&, size_t) override { t_ = Clock::now(); }
+  void after_op(const forward::Executor&, const plan::Op& op, size_t) override {
+    const double s = seconds_since(t_);
+    std::string key;
+    if (op.kernel == plan::Kernel::matmul) {
+      key = op.name;
+      if (key.rfind("blocks.", 0) == 0) key = key.substr(key.find('.', 7) + 1);  // "blocks.3.att.x" -> "att.x"
+    } else {
+      key = std::string(plan::kernel_name(op.kernel));
+    }
+    auto& e = totals_[key];
+    e.first += s;
+    e.second += 1;
+    ops_seconds_ += s;
+  }
+  std::map<std::string, std::pair<double, int64_t>> totals_;
+  double ops_seconds_ = 0;
+
+ private:
+  Clock::time_point t_;
+};
+
+}  // namespace
+
+DecodeProfile profile_decode(const Rwkv7Weights& w, const ForwardBenchOptions& o, int64_t steps) {
+  if (steps < 1) throw std::invalid_argument("profile_decode: steps must be >= 1");
+  Rng rng(o.seed);
+  const uint64_t V = uint64_t(w.config.V);
+  std::vector<uint32_t> tokens(size_t(steps) + 2);
+  for (uint32_t& t : tokens) t = uint32_t(rng.next_u64() % V);
+  forward::ForwardOptions fo;
+  fo.activations = o.activations;
+  forward::Executor ex(w, fo);
+  volatile uint64_t sink = touch_weights(w);
+  (void)sink;
+  ex.step(std::span(&tokens[0], 1));  // untimed: plan and buffers
+  OpTimer timer;
+  ex.set_observer(&timer);
+  const auto t0 = Clock::now();
+  for (int64_t i = 1; i <= steps; ++i) ex.step(std::span(&tokens[size_t(i)], 1));
+  const double total = seconds_since(t0);
+  DecodeProfile p;
+  p.steps = steps;
+  p.step_ms = 1e3 * total / double(steps);
+  p.other_ms = 1e3 * (total - timer.ops_seconds_) / double(steps);
+  for (const auto& [key, v] : timer.totals_)
+    p.entries.push_back({key, v.second / steps, 1e3 * v.first / double(steps)});
+  std::sort(p.entries.begin(), p.entries.end(),
+            [](const OpProfileEntry& a, const OpProfileEntry& b) { return a.ms_per_step > b.ms_per_step; });
+  return p;
 }
 
 }  // namespace rwkv::bench

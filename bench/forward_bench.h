@@ -6,6 +6,8 @@
 // machine's read bandwidth. `rwkv-oracle bench` prints these; an observer
 // (e.g. the golden writer) can ride along to measure what it costs on top.
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "reference/forward/executor.h"
 #include "reference/model/rwkv7_weights.h"
@@ -39,6 +41,26 @@ struct ForwardBenchResult {
 uint64_t decode_weight_bytes(const Rwkv7Weights& w);
 // Multiply-adds per token through all matrices except the head.
 uint64_t layer_matrix_macs(const Rwkv7Weights& w);
+
+// Time per op kind over single-token decode steps (an observer, so the
+// steps run exactly as bench_forward's): matmuls keyed by their op name
+// without the layer ("att.matmul_k", "head.matmul"), every other op by its
+// kernel ("time_mix_v7"). `other` is a step's time outside the ops (begin and
+// end of step: buffer set-up, the logits copy).
+struct OpProfileEntry {
+  std::string key;
+  int64_t ops_per_step = 0;
+  double ms_per_step = 0;
+};
+struct DecodeProfile {
+  int64_t steps = 0;
+  double step_ms = 0;   // wall time of one step (best-of is not taken: the mean)
+  double other_ms = 0;  // step_ms minus the ops
+  std::vector<OpProfileEntry> entries;  // largest first
+};
+// Runs `prefill_tokens` of prompt as one chunk (untimed), then `steps` timed
+// decode steps under the profiling observer.
+DecodeProfile profile_decode(const Rwkv7Weights& w, const ForwardBenchOptions& options, int64_t steps);
 
 // Runs prefill then decode from a zero state; `observer` (may be null) sees
 // every op of both. Throws std::invalid_argument on a bad chunk or counts.

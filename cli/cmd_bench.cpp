@@ -30,6 +30,7 @@ struct BenchArgs {
               precision = "f16";
   int64_t prefill = 256, decode = 32, chunk = 128;
   bool golden = true;
+  int64_t profile = 0;  // decode steps of the per-op profile (0: none)
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -120,6 +121,15 @@ void run_bench(const BenchArgs& a) {
     r.model = m.label;
     r.format = m.format == "file" ? std::string(format_name(w.matrix("blocks.0.att.key.weight").format)) : m.format;
     r.plain = bench::bench_forward(w, o);
+    if (a.profile > 0) {
+      const bench::DecodeProfile p = bench::profile_decode(w, o, a.profile);
+      fmt::print("\ndecode profile, {} {}: {:.2f} ms per step over {} steps ({:.2f} ms outside the ops)\n"
+                 "| op | per step | ms per step | share |\n|---|---|---|---|\n",
+                 r.model, r.format, p.step_ms, p.steps, p.other_ms);
+      for (const auto& e : p.entries)
+        fmt::print("| {} | {} | {:.3f} | {:.1f}% |\n", e.key, e.ops_per_step, e.ms_per_step,
+                   100.0 * e.ms_per_step / p.step_ms);
+    }
     if (a.golden) {
       const std::string out = fmt::format("{}/bench-golden-{}.h5.tmp", a.models_dir, ::getpid());
       std::filesystem::create_directories(a.models_dir);
@@ -166,6 +176,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--chunk", a->chunk, "prompt chunk (1 or a multiple of 32)")->capture_default_str();
   cmd->add_option("--decode", a->decode, "generated tokens")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--precision", a->precision, "activations f16 or f32")->capture_default_str();
+  cmd->add_option("--profile", a->profile, "also time this many decode steps op by op: ms per step per op kind")
+      ->check(CLI::Range(0, 1 << 20));
   cmd->add_flag("--golden,!--no-golden", a->golden, "also time the run with a golden file written")
       ->capture_default_str();
   cmd->callback([a, g, cmd] {

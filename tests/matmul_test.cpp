@@ -459,6 +459,64 @@ TEST(MatmulDeterminismTest, SameBitsAtEverySimdLevelAndThreadCount) {
   omp_set_num_threads(saved_threads);
 }
 
+// The single-token fast path (AVX-512: q4_k and q6_k decoded straight into
+// lane registers, matmul_vec.simd.cpp) against the lane loop at the same
+// level (set_matmul_vec_fast_path(false)), the scalar level and the
+// transcribed canonical order: K from one lane block to several rounds of 8
+// with every kind of tail (partial block, partial round, odd superblock
+// count), M below, at and above a group, dense and sparse, f16 and f32 x,
+// every activation; fp16 (no fast path: the lane loop on both sides) with
+// Inf/NaN weights under zero and nonzero quads.
+TEST(MatmulFastPathTest, SingleTokenEqualsScalarAndTranscribedBitForBit) {
+  struct FormatKs {
+    WeightFormat f;
+    std::vector<int64_t> Ks;
+  };
+  const FormatKs cases[] = {
+      {WeightFormat::fp16, {4, 60, 64, 68, 128, 508, 512, 516, 576, 1024, 1036, 2048, 2052, 4096 + 64}},
+      {WeightFormat::q4_k, {256, 512, 768, 1024, 1280, 2048, 2304, 4096}},
+      {WeightFormat::q6_k, {256, 512, 768, 1280, 2048, 2304}}};
+  uint64_t seed = 900;
+  for (const FormatKs& c : cases) {
+    for (int64_t K : c.Ks) {
+      for (int64_t M : {int64_t(1), int64_t(6), int64_t(67)}) {
+        Matrix w = random_matrix(c.f, K, M, ++seed);
+        std::vector<uint8_t> data;
+        if (c.f == WeightFormat::fp16 && K >= 64) {  // non-finite weights: row 0 Inf at quad 1, NaN at the last value
+          data.assign(w.data, w.data + w.data_bytes);
+          f16* h = reinterpret_cast<f16*>(data.data());
+          h[4] = to_f16(INFINITY);
+          h[K - 1] = to_f16(NAN);
+          w.data = data.data();
+        }
+        for (DType xt : {DType::f32, DType::f16}) {
+          Tensor x = random_input(K, 1, xt, ++seed, true);
+          for (Path p : {Path::vec, Path::vec_sparse}) {
+            for (Activation act : {Activation::none, Activation::sigmoid}) {
+              Tensor fast(DType::f32, Shape(M, 1, 1)), slow(DType::f32, Shape(M, 1, 1)),
+                  scalar(DType::f32, Shape(M, 1, 1)), want(DType::f32, Shape(M, 1, 1));
+              run_path(p, w, x.view(), fast.view(), act);
+              set_matmul_vec_fast_path(false);
+              run_path(p, w, x.view(), slow.view(), act);
+              set_matmul_vec_fast_path(true);
+              {
+                simd::ScopedLevel forced(simd::Level::scalar);
+                run_path(p, w, x.view(), scalar.view(), act);
+              }
+              transcribed(p, w, x.view(), want.view(), act);
+              const std::string what = fmt::format("{} K {} M {} x {} {} {}", format_name(c.f), K, M,
+                                                   dtype_name(xt), path_name(p), activation_name(act));
+              ASSERT_EQ(fast.bytes, slow.bytes) << what << " (lane loop, same level)";
+              ASSERT_EQ(fast.bytes, scalar.bytes) << what;
+              ASSERT_EQ(fast.bytes, want.bytes) << what;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // Bad arguments throw std::invalid_argument naming the kernel and the argument.
 TEST(MatmulArgumentTest, BadArgumentsAreNamed) {
   auto expect_error = [](auto&& call, const std::string& want) {

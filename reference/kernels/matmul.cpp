@@ -2,6 +2,8 @@
 // the call into the active SIMD variant (matmul_vec.simd.cpp, matmul_mat.simd.cpp).
 #include "reference/kernels/matmul.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "reference/formats/blocks.h"
@@ -15,6 +17,12 @@ namespace rwkv {
 namespace {
 
 using matmul_detail::WeightSource;
+
+bool fast_path_from_env() {
+  const char* v = std::getenv("RWKV_ORACLE_MATMUL_FAST");
+  return !(v && std::strcmp(v, "0") == 0);
+}
+bool g_fast_path = fast_path_from_env();
 
 // Checks w, x [K, T, 1] and y [M, T, 1]; returns T.
 int64_t check_args(const char* kernel, const Matrix& w, const TensorView& x, const TensorView& y) {
@@ -47,6 +55,9 @@ WeightSource weight_source(const Matrix& w) {
 
 }  // namespace
 
+void set_matmul_vec_fast_path(bool on) { g_fast_path = on; }
+bool matmul_vec_fast_path() { return g_fast_path; }
+
 void matmul_vec(const Matrix& w, const TensorView& x, const TensorView& y, Activation act, bool sparse_input) {
   const char* kernel = sparse_input ? "matmul_vec (sparse input)" : "matmul_vec";
   const int64_t T = check_args(kernel, w, x, y);
@@ -61,6 +72,7 @@ void matmul_vec(const Matrix& w, const TensorView& x, const TensorView& y, Activ
   a.y_f16 = y.dtype == DType::f16;
   a.act = act;
   a.sparse = sparse_input;
+  a.fast = g_fast_path;
   a.x_scratch = x_scratch.data();
   a.x_nonzero = x_nonzero.data();
   RWKV_SIMD_CALL(matmul_vec_lanes, a);

@@ -25,6 +25,15 @@ namespace rwkv {
 void matmul_vec(const Matrix& w, const TensorView& x, const TensorView& y, Activation act,
                 bool sparse_input = false);
 
+// matmul_vec's single-token fast path (AVX-512, q4_k and q6_k: weights decoded
+// straight into lane registers; matmul_vec.simd.cpp) on or off. It gives the
+// same bits as the lane loop, so this only moves speed: tests compare the two.
+// Default on; the environment variable RWKV_ORACLE_MATMUL_FAST=0 turns it off
+// at start-up (A/B timing: RWKV_ORACLE_MATMUL_FAST=0 rwkv-oracle bench). Not thread-safe against
+// concurrent matmuls (set it between them).
+void set_matmul_vec_fast_path(bool on);
+bool matmul_vec_fast_path();
+
 // Per output a sequential K sum in 4-element pieces (no cross-thread tree).
 void matmul_mat(const Matrix& w, const TensorView& x, const TensorView& y, Activation act);
 

@@ -32,6 +32,7 @@ struct VecArgs {
   bool y_f16 = false;
   Activation act = Activation::none;
   bool sparse = false;
+  bool fast = true;  // the single-token fast path where the variant has one (same bits)
   float* x_scratch = nullptr;
   float* x_nonzero = nullptr;
 };

@@ -25,6 +25,9 @@
 // WORK ORDER (no effect on bits): OpenMP splits row groups statically; a
 // single token walks the group's rows one after another (one sequential
 // weight stream per thread), several tokens share each decoded weight block.
+// A single token on AVX-512 with q4_k or q6_k weights takes the fast
+// path below run(): the same lanes and order, the weights regrouped by cheaper
+// instructions (set_matmul_vec_fast_path switches it off for comparisons).
 #include "reference/simd/variant.h"
 #include "reference/kernels/parallel_work.h"
 #include "reference/kernels/matmul_detail.h"
@@ -99,6 +102,15 @@ struct DecodedRow {  // any format, decoded kDecodeChunk values at a time into a
   }
 };
 
+// Whether any of the kLanes nonzero flags at p is set (one vector compare).
+inline bool any_nonzero(const float* p) {
+#ifdef RWKV_LANES_XSIMD
+  return xsimd::any(lane_load<Lane>(p) != lane_splat<Lane>(0.0f));
+#else
+  return *p != 0.0f;
+#endif
+}
+
 // Step 1 for lane blocks [b_begin, b_end) of rows r0..r0+nr-1 and tokens 0..nt-1.
 // NR and NT > 0 fix the row and token counts at compile time (the common full
 // groups, unrolled); 0 means "given at run time" (tails).
@@ -109,8 +121,7 @@ inline void accumulate(const Row* rows, int nr_rt, int nt_rt, int64_t b_begin, i
   for (int64_t b = b_begin; b < b_end; ++b) {
     if constexpr (kSparse) {  // whole lane block skipped by every token: nothing to do
       bool any = false;
-      for (int t = 0; t < nt && !any; ++t)
-        for (int l = 0; l < kLanes; ++l) any |= nz[t * nz_stride + b * kLanes + l] != 0.0f;
+      for (int t = 0; t < nt && !any; ++t) any = any_nonzero(nz + t * nz_stride + b * kLanes);
       if (!any) continue;
     }
     const int slot = int(b % kSlots);
@@ -143,32 +154,266 @@ inline void accumulate_any(const Row* rows, int nr, int nt, int64_t b_begin, int
     accumulate<kSparse, 0, 0>(rows, nr, nt, b_begin, b_end, xs, nz, x_stride, nz_stride, P);
 }
 
+// Where each thread of a lane block sits: lane_of_thread[i] is the lane of
+// thread i of a slot (the inverse of quad_lane_order). On AVX-512, pull[k]
+// moves thread i + s to thread i's lane for the in-slot tree level s = 8 >> k.
+struct LaneTree {
+  int lane_of_thread[kLanes];
+#if defined(RWKV_SIMD_VARIANT_avx512)
+  __m512i pull[4];
+#endif
+  LaneTree() {
+    int lane_quad[kLanes];
+    quad_lane_order(lane_quad);
+    for (int l = 0; l < kLanes; ++l) lane_of_thread[lane_quad[l]] = l;
+#if defined(RWKV_SIMD_VARIANT_avx512)
+    for (int k = 0, s = 8; k < 4; ++k, s /= 2) {
+      alignas(64) int32_t idx[16];
+      for (int l = 0; l < 16; ++l) idx[l] = l;  // lanes of threads >= s: unused
+      for (int i = 0; i < s; ++i) idx[lane_of_thread[i]] = lane_of_thread[i + s];
+      pull[k] = _mm512_load_si512(idx);
+    }
+#endif
+  }
+};
+
 // Steps 2 and 3 for one row of one token; slots (the row's partials) are
 // consumed. Tree levels s >= kLanes pair thread i with i + s in the same lane
 // of another slot: whole-vector adds. The last levels pair threads inside
-// slot 0, which are taken out in thread order (lane_of_thread) and added one by one.
+// slot 0: taken out in thread order (lane_of_thread) and added one by one, or
+// on AVX-512 in the register: a permute brings thread i + s to thread i's lane
+// and one vector add does every p_i + p_{i+s} of the level (the same operands
+// in the same order; lanes of threads >= s compute values nobody reads).
 template <class Y>
-inline void reduce_and_store(Lane* slots, const int* lane_of_thread, Activation act, Y* out) {
+inline void reduce_and_store(Lane* slots, const LaneTree& tree, Activation act, Y* out) {
   int s = kThreads / 2;
   for (; s >= kLanes; s /= 2)
     for (int j = 0; j < s / kLanes; ++j) slots[j] = slots[j] + slots[j + s / kLanes];
+#if defined(RWKV_SIMD_VARIANT_avx512)
+  __m512 v = slots[0];
+  for (int k = 0; k < 4; ++k) v = _mm512_add_ps(v, _mm512_maskz_permutexvar_ps(kAll16, tree.pull[k], v));
+  alignas(64) float lanes[kLanes];
+  _mm512_store_ps(lanes, v);
+  lane_store_any(out, canon_activate(act, lanes[tree.lane_of_thread[0]]));
+#else
   alignas(64) float lanes[kLanes];
   lane_store(lanes, slots[0]);
   float p[kLanes];
-  for (int i = 0; i < kLanes; ++i) p[i] = lanes[lane_of_thread[i]];
+  for (int i = 0; i < kLanes; ++i) p[i] = lanes[tree.lane_of_thread[i]];
   for (; s >= 1; s /= 2)
     for (int i = 0; i < s; ++i) p[i] = p[i] + p[i + s];
   lane_store_any(out, canon_activate(act, p[0]));
+#endif
 }
+
+#if defined(RWKV_SIMD_VARIANT_avx512)
+// SINGLE-TOKEN FAST PATH (AVX-512, q4_k and q6_k; no effect on bits). The
+// lane loop decodes a quantised row 256 values at a time into a chunk in
+// memory, reloads it and regroups it with 8 float shuffles per lane block.
+// Here each lane block's weights reach the same lane registers as
+// DecodedRow::load + lane_transpose_quads would give them (lane l = element e
+// of quad perm(l), perm(l) = l/4 + 4*(l%4), checked against quad_lane_order
+// before use), decoded in registers:
+//   q4_k: the 32 code bytes of the block's two sub-blocks widened to 64 codes
+//         (high-nibble sub-block tagged +16), one dword permute putting each
+//         lane's quad in its dword, and looked up (vpermt2ps, element e
+//         shifted to the index bits) in the two sub-blocks' 16-entry tables
+//         D_j*f32(q) - M_j, each entry computed with the decoder's own two
+//         operations, so every weight has decode_q4_k_block's bits;
+//   q6_k: the 64 six-bit codes assembled from ql and qh by byte shifts, the
+//         same dword permute, element e shifted down and masked, then
+//         S_j * (f32(q) - 32) with S_j = f32(d)*sc_j as decode_q6_k_block
+//         (f32(q) - 32 is exact: the decoder's f32(q - 32)).
+// The accumulation is the lane loop's: block b into slot b % kSlots, dot4,
+// p + d (sparse: only where the quad is nonzero; a masked add, the same as
+// the select), then reduce_and_store. Rows go one after the other (one
+// sequential stream per thread), 8 blocks at a time so the slots stay in
+// registers, with a software prefetch a few blocks ahead.
+// fp16 stays on the lane loop: an fp16 version of this path (two vpermt2w per
+// block instead of 8 shuffles, slots in registers, with or without prefetch)
+// measured 10-50% slower than the lane loop on a hot 8 MB matrix on one Zen 4
+// core (bench/README.md).
+constexpr __mmask32 kAll32 = 0xffffffffu;
+
+bool fast_perm_ok(const int* lane_quad) {
+  for (int l = 0; l < 16; ++l)
+    if (lane_quad[l] != l / 4 + 4 * (l % 4)) return false;
+  return true;
+}
+
+// x block b of the regrouped token and, for sparse input, the mask of lanes
+// whose quad is nonzero.
+template <bool kSparse>
+inline void fast_update(Lane& p, Lane w0, Lane w1, Lane w2, Lane w3, const float* xs, const float* nz, int64_t b) {
+  const float* xq = xs + b * kBlock;
+  const Lane d = dot4(w0, w1, w2, w3, lane_load<Lane>(xq), lane_load<Lane>(xq + kLanes),
+                      lane_load<Lane>(xq + 2 * kLanes), lane_load<Lane>(xq + 3 * kLanes));
+  if constexpr (kSparse) {
+    const __mmask16 m = _mm512_cmpneq_ps_mask(_mm512_loadu_ps(nz + b * kLanes), _mm512_setzero_ps());
+    p = Lane(_mm512_mask_add_ps(p, m, p, d));
+  } else {
+    p = p + d;
+  }
+}
+
+struct FastQ4K {
+  __m512i lane_quads;  // dword l: perm(l)
+  __m512i tag;         // bytes 32..63: 16 (the high-nibble sub-block's half of a two-table lookup)
+  Lane iota;
+  FastQ4K() {
+    alignas(64) int32_t lq[16];
+    alignas(64) uint8_t tg[64];
+    alignas(64) float io[16];
+    for (int l = 0; l < 16; ++l) lq[l] = l / 4 + 4 * (l % 4), io[l] = float(l);
+    for (int i = 0; i < 64; ++i) tg[i] = i < 32 ? 0 : 16;
+    lane_quads = _mm512_load_si512(lq), tag = _mm512_load_si512(tg);
+    iota = lane_load<Lane>(io);
+  }
+  // Lane block g (0..3) of a Q4_K block at blk whose sub-block scales are D, Mn:
+  // values 64g..64g+63, the low nibbles (sub-block 2g) then the high nibbles
+  // (2g+1) of bytes 32g..32g+31 of qs.
+  inline void load(const uint8_t* blk, int g, const float* D, const float* Mn, Lane& a, Lane& b, Lane& c,
+                   Lane& d) const {
+    // byte v = code of value v, +16 for v >= 32 (the second table)
+    const __m512i q = _mm512_maskz_broadcast_i64x4(kAll8, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * g)));
+    __m512i codes = _mm512_mask_srli_epi16(q, __mmask32(0xffff0000u), q, 4);
+    codes = _mm512_or_si512(_mm512_and_si512(codes, _mm512_set1_epi8(15)), tag);
+    // dword v/4 = quad v/4's four codes; dword l of the result: lane l's quad,
+    // element e in byte e. vpermt2ps reads only bits 0..4 of each dword index,
+    // so shifting element e down to byte 0 is all the widening it needs.
+    codes = _mm512_maskz_permutexvar_epi32(kAll16, lane_quads, codes);
+    const __m512 t0 = iota * lane_splat<Lane>(D[2 * g]) - lane_splat<Lane>(Mn[2 * g]);
+    const __m512 t1 = iota * lane_splat<Lane>(D[2 * g + 1]) - lane_splat<Lane>(Mn[2 * g + 1]);
+    a = Lane(_mm512_permutex2var_ps(t0, codes, t1));
+    b = Lane(_mm512_permutex2var_ps(t0, _mm512_maskz_srli_epi32(kAll16, codes, 8), t1));
+    c = Lane(_mm512_permutex2var_ps(t0, _mm512_maskz_srli_epi32(kAll16, codes, 16), t1));
+    d = Lane(_mm512_permutex2var_ps(t0, _mm512_maskz_srli_epi32(kAll16, codes, 24), t1));
+  }
+};
+
+// decode_q4_k_block's D_j = f32(d)*sc_j and M_j = f32(dmin)*m_j.
+inline void q4k_scales(const uint8_t* b, float* D, float* Mn) {
+  const float d = weight_f16(b), dmin = weight_f16(b + 2);
+  const uint8_t* s = b + 4;
+  for (int j = 0; j < 8; ++j) {
+    int sc, m;
+    if (j < 4) {
+      sc = s[j] & 63;
+      m = s[j + 4] & 63;
+    } else {
+      sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+      m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+    D[j] = d * float(sc), Mn[j] = dmin * float(m);
+  }
+}
+
+template <bool kSparse>
+void fast_row_q4k(const FastQ4K& f, const uint8_t* row, int64_t K, const float* xs, const float* nz, Lane* P) {
+  const int64_t superblocks = K / 256;  // K % 256 == 0 for q4_k (validate_matrix)
+  static_assert(kSlots == 8 && kBlock == 64);
+  Lane acc[kSlots];
+  for (int s = 0; s < kSlots; ++s) acc[s] = lane_splat<Lane>(0.0f);
+  alignas(64) float D[8], Mn[8];
+  int64_t sb = 0;
+  for (; sb + 2 <= superblocks; sb += 2) {  // 8 lane blocks: slots 0..7
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* blk = row + (sb + h) * 144;
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + 2 * 144 * 2, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + 2 * 144 * 2 + 64, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + 2 * 144 * 2 + 128, _MM_HINT_T0);
+      q4k_scales(blk, D, Mn);
+#pragma GCC unroll 4
+      for (int g = 0; g < 4; ++g) {
+        Lane w0, w1, w2, w3;
+        f.load(blk, g, D, Mn, w0, w1, w2, w3);
+        fast_update<kSparse>(acc[4 * h + g], w0, w1, w2, w3, xs, nz, (sb + h) * 4 + g);
+      }
+    }
+  }
+  if (sb < superblocks) {  // an odd last superblock: slots 0..3
+    const uint8_t* blk = row + sb * 144;
+    q4k_scales(blk, D, Mn);
+    for (int g = 0; g < 4; ++g) {
+      Lane w0, w1, w2, w3;
+      f.load(blk, g, D, Mn, w0, w1, w2, w3);
+      fast_update<kSparse>(acc[g], w0, w1, w2, w3, xs, nz, sb * 4 + g);
+    }
+  }
+  for (int s = 0; s < kSlots; ++s) P[s] = acc[s];
+}
+
+struct FastQ6K {
+  __m512i lane_quads;  // dword l: perm(l)
+  FastQ6K() {
+    alignas(64) int32_t lq[16];
+    for (int l = 0; l < 16; ++l) lq[l] = l / 4 + 4 * (l % 4);
+    lane_quads = _mm512_load_si512(lq);
+  }
+  // Lane block 2n + h of a Q6_K block at blk with scales S[k] = f32(d)*sc[k]:
+  // values 128n + 64h + v, v < 64: low bits nibble h of ql[64n + v], high bits
+  // (qh[32n + v % 32] >> (4h + 2*(v >= 32))) & 3, scale S[8n + 4h + v/16]
+  // (decode_q6_k_block's out[l], out[l+32] for h = 0, out[l+64], out[l+96] for h = 1).
+  inline void load(const uint8_t* blk, int n, int h, const float* S, Lane& a, Lane& b, Lane& c, Lane& d) const {
+    const __m512i m15 = _mm512_set1_epi8(15), m3 = _mm512_set1_epi8(3);
+    __m512i lo = _mm512_loadu_si512(blk + 64 * n);
+    if (h) lo = _mm512_maskz_srli_epi16(kAll32, lo, 4);
+    lo = _mm512_and_si512(lo, m15);
+    const __m512i qh = _mm512_maskz_broadcast_i64x4(kAll8, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * n)));
+    __m512i hi = h ? _mm512_maskz_srli_epi16(kAll32, qh, 4) : qh;
+    hi = _mm512_mask_srli_epi16(hi, __mmask32(0xffff0000u), hi, 2);
+    hi = _mm512_maskz_slli_epi16(kAll32, _mm512_and_si512(hi, m3), 4);
+    const __m512i codes = _mm512_maskz_permutexvar_epi32(kAll16, lane_quads, _mm512_or_si512(lo, hi));
+    // lane l's quad perm(l) lies in the 16-value group perm(l)/4 = l % 4
+    const Lane scale = Lane(_mm512_maskz_broadcast_f32x4(kAll16, _mm_loadu_ps(S + 8 * n + 4 * h)));
+    const __m512i m63 = _mm512_set1_epi32(63);
+    const Lane k32 = lane_splat<Lane>(32.0f);
+    auto value = [&](__m512i c) {  // S * f32(q - 32); f32(q) - 32 is exact
+      return scale * (Lane(_mm512_maskz_cvtepi32_ps(kAll16, _mm512_and_si512(c, m63))) - k32);
+    };
+    a = value(codes);
+    b = value(_mm512_maskz_srli_epi32(kAll16, codes, 8));
+    c = value(_mm512_maskz_srli_epi32(kAll16, codes, 16));
+    d = value(_mm512_maskz_srli_epi32(kAll16, codes, 24));
+  }
+};
+
+template <bool kSparse>
+void fast_row_q6k(const FastQ6K& f, const uint8_t* row, int64_t K, const float* xs, const float* nz, Lane* P) {
+  const int64_t superblocks = K / 256;
+  Lane acc[kSlots];
+  for (int s = 0; s < kSlots; ++s) acc[s] = lane_splat<Lane>(0.0f);
+  alignas(64) float S[16];
+  auto superblock = [&](int64_t sb, int slot0) {
+    const uint8_t* blk = row + sb * 210;
+    for (int i = 0; i < 4; ++i)
+      _mm_prefetch(reinterpret_cast<const char*>(blk) + 4 * 210 + 64 * i, _MM_HINT_T0);
+    const float dd = weight_f16(blk + 208);
+    const int8_t* sc = reinterpret_cast<const int8_t*>(blk + 192);
+    for (int k = 0; k < 16; ++k) S[k] = dd * float(sc[k]);
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; ++g) {
+      Lane w0, w1, w2, w3;
+      f.load(blk, g / 2, g % 2, S, w0, w1, w2, w3);
+      fast_update<kSparse>(acc[slot0 + g], w0, w1, w2, w3, xs, nz, sb * 4 + g);
+    }
+  };
+  int64_t sb = 0;
+  for (; sb + 2 <= superblocks; sb += 2) superblock(sb, 0), superblock(sb + 1, 4);
+  if (sb < superblocks) superblock(sb, 0);
+  for (int s = 0; s < kSlots; ++s) P[s] = acc[s];
+}
+#endif  // RWKV_SIMD_VARIANT_avx512
 
 template <bool kSparse, class Y>
 void run(const VecArgs& a, Y* y) {
   const auto& w = a.w;
   const int64_t K = w.K, M = w.M, T = a.T;
   const int64_t Kp = matmul_detail::padded_k(K), blocks = (K + kBlock - 1) / kBlock;
-  int lane_quad[kLanes], lane_of_thread[kLanes];  // within a lane block, thread = quad
+  int lane_quad[kLanes];  // within a lane block, thread = quad
   quad_lane_order(lane_quad);
-  for (int l = 0; l < kLanes; ++l) lane_of_thread[lane_quad[l]] = l;
+  const LaneTree tree;
 
 #pragma omp parallel for schedule(static) if (T > 1 && K * T >= kParallelMinElements)
   for (int64_t t = 0; t < T; ++t) {
@@ -180,6 +425,23 @@ void run(const VecArgs& a, Y* y) {
   }
 
   const int64_t groups = (M + kRows - 1) / kRows;
+#if defined(RWKV_SIMD_VARIANT_avx512)
+  if (a.fast && T == 1 && fast_perm_ok(lane_quad) &&
+      (w.format == WeightFormat::q4_k || w.format == WeightFormat::q6_k)) {
+    const FastQ4K q4k;
+    const FastQ6K q6k;
+#pragma omp parallel for schedule(static) if (K * M >= kParallelMinMacs)
+    for (int64_t m = 0; m < M; ++m) {
+      Lane P[kSlots];
+      if (w.format == WeightFormat::q4_k)
+        fast_row_q4k<kSparse>(q4k, w.data + m * w.row_bytes, K, a.x_scratch, a.x_nonzero, P);
+      else
+        fast_row_q6k<kSparse>(q6k, w.data + m * w.row_bytes, K, a.x_scratch, a.x_nonzero, P);
+      reduce_and_store(P, tree, a.act, y + m);
+    }
+    return;
+  }
+#endif
 #pragma omp parallel for schedule(static) if (K * M * T >= kParallelMinMacs)
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t m0 = g * kRows;
@@ -211,7 +473,7 @@ void run(const VecArgs& a, Y* y) {
         }
       }
       for (int t = 0; t < nt; ++t)
-        for (int r = 0; r < nr; ++r) reduce_and_store(P[t][r], lane_of_thread, a.act, y + (t0 + t) * M + m0 + r);
+        for (int r = 0; r < nr; ++r) reduce_and_store(P[t][r], tree, a.act, y + (t0 + t) * M + m0 + r);
     }
   }
 }
