@@ -43,9 +43,6 @@ struct Partial {
 
 constexpr int64_t kBlock = 4096;
 
-// 2^k as a double (k in the normal range), without libm.
-inline double pow2(int k) { return std::bit_cast<double>(uint64_t(k + 1023) << 52); }
-
 // ulp_at for a reference value given by its stored bits (finite), as ulp_at
 // computes it: f16 2^(max(e, 1) - 25), f32 2^(max(e, 1) - 150) for the
 // biased exponent e.
