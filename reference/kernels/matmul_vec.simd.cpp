@@ -31,6 +31,7 @@
 #include "reference/simd/variant.h"
 #include "reference/kernels/parallel_work.h"
 #include "reference/kernels/matmul_detail.h"
+#include "reference/formats/blocks.h"
 
 namespace rwkv::RWKV_SIMD_NS {
 #include "reference/kernels/matmul_lanes.inc"
@@ -296,14 +297,8 @@ inline void q4k_scales(const uint8_t* b, float* D, float* Mn) {
   const float d = weight_f16(b), dmin = weight_f16(b + 2);
   const uint8_t* s = b + 4;
   for (int j = 0; j < 8; ++j) {
-    int sc, m;
-    if (j < 4) {
-      sc = s[j] & 63;
-      m = s[j + 4] & 63;
-    } else {
-      sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-      m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
+    uint8_t sc, m;
+    rwkv::blocks::q4k_scale_min(j, s, &sc, &m);
     D[j] = d * float(sc), Mn[j] = dmin * float(m);
   }
 }
