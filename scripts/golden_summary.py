@@ -19,26 +19,26 @@ def main(path):
     print(f"  config {p['config'].decode()}")
     print(f"  precision {p['precision'].decode()}")
     worst = collections.OrderedDict()
-    tensors = 0
-    for s in f["steps"].values():
-        for part in ("embed", "layers", "head"):
-            if part not in s:
-                continue
-            groups = s[part].values() if part == "layers" else [s[part]]
-            for g in groups:
-                for name, d in g.items():
-                    tensors += 1
-                    if "max_abs_err_f64" not in d.attrs:
-                        continue
-                    w = worst.setdefault(name, [d.dtype, 0.0, 0.0, 0.0, d.attrs["kernel"].decode()])
-                    w[1] = max(w[1], d.attrs["max_abs_err_f64"])
-                    w[2] = max(w[2], d.attrs["max_rel_err_f64"])
-                    w[3] = max(w[3], d.attrs["max_abs_f64"])
-        tensors += 1  # logits
-    print(f"  {tensors} op tensors; per op, the worst over all steps and layers:")
-    print(f"  {'op':22} {'dtype':8} {'kernel':32} {'max |ref-f64|':>14} {'max rel':>10} {'max |f64|':>10}")
+    stacks = []  # (name, dataset): every layer and embedding op, a row per token
+    if "embed" in f:
+        stacks += list(f["embed"].items())
+    for layer in f["layers"].values() if "layers" in f else []:
+        stacks += list(layer.items())
+    for name, d in stacks:
+        env = f.get("envelope" + d.name)
+        if env is None:
+            continue
+        cols = env.attrs["columns"].decode().split(",")
+        e = env[()]  # [num_steps, columns]: the worst over steps
+        w = worst.setdefault(name, [d.dtype, 0.0, 0.0, 0.0, d.attrs["kernel"].decode()])
+        for i, col in enumerate(("max_abs_err_f64", "max_rel_err_f64", "max_abs_f64"), start=1):
+            w[i] = max(w[i], float(e[:, cols.index(col)].max()))
+    steps = len(f["steps"])
+    print(f"  {len(stacks)} op stacks ({len(stacks) * steps} op tensors over {steps} steps) and {steps} logits; "
+          "per op, the worst over all steps and layers:")
+    print(f"  {'op':22} {'dtype':8} {'kernel':44} {'max |ref-f64|':>14} {'max rel':>10} {'max |f64|':>10}")
     for name, (dtype, a, r, m, kernel) in worst.items():
-        print(f"  {name:22} {str(dtype):8} {kernel:32} {a:14.3g} {r:10.3g} {m:10.3g}")
+        print(f"  {name:22} {str(dtype):8} {kernel:44} {a:14.3g} {r:10.3g} {m:10.3g}")
     if "logits" in f["steps/0"]:
         l = f["steps/0/logits"]
         print(f"  logits {l.shape} f32: max |ref-f64| {l.attrs.get('max_abs_err_f64', float('nan')):.3g}")

@@ -17,6 +17,7 @@
 #include "reference/util/rng.h"
 #include "reference/util/sha256.h"
 #include "vectors/h5_file.h"
+#include "vectors/row_stacks.h"
 #include "tests/support/rss.h"
 
 #include <hdf5.h>
@@ -393,6 +394,61 @@ TEST_F(H5FileTest, BackgroundWriterGivesTheSameBytes) {
   H5Reader r(c);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(r.read_f32("/x" + std::to_string(i)).at(4999), float(i)) << i;
   EXPECT_EQ(r.read_f32("/again/x3").at(0), 3.0f);
+}
+
+// Row stacks (schema 2): rows appended in any grouping read back in order,
+// whole chunks are written as they fill, the rest at flush(); the same appends
+// give the same bytes inline and in the background; a type or width that
+// disagrees with the stack is an error naming it.
+TEST_F(H5FileTest, RowStacksGatherRowsIntoChunks) {
+  const uint64_t width = 300;  // f16: 32 KiB holds 54 rows
+  ASSERT_EQ(H5Writer::rows_per_chunk(H5Type::f16, width), 54u);
+  EXPECT_EQ(H5Writer::rows_per_chunk(H5Type::f32, 20000), 1u);  // wider than a chunk: a row each
+  std::vector<uint16_t> rows(200 * width);
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = uint16_t(i * 7919u);
+  std::vector<float> wide(3 * 20000);
+  for (size_t i = 0; i < wide.size(); ++i) wide[i] = float(i);
+  // 1 + 1 + 100 + 1 + 97 rows: some whole chunks straight through, the rest gathered.
+  const uint64_t groups[] = {1, 1, 100, 1, 97};
+  auto write = [&](const std::string& path, Threading th) {
+    H5Writer w(path, Overwrite::no, Compression::deflate, th);
+    RowStacks stacks(w);
+    uint64_t at = 0;
+    for (uint64_t n : groups) {
+      stacks.append("/layers/0/x", H5Type::f16, width, rows.data() + at * width, n);
+      stacks.append("/wide", H5Type::f32, 20000, wide.data() + (at % 3) * 20000, 1);
+      at += n;
+      if (at == 102) stacks.flush();  // mid-chunk (as bench's settle): later rows fill that chunk up first
+    }
+    EXPECT_EQ(stacks.rows("/layers/0/x"), 200u);
+    EXPECT_EQ(stacks.rows("/nothing"), 0u);
+    EXPECT_EQ(stacks.paths(), (std::vector<std::string>{"/layers/0/x", "/wide"}));
+    stacks.flush();
+    w.set_attr("/layers/0/x", "op", "x");
+    w.close();
+  };
+  const std::string a = file("stack.h5"), b = file("stack_bg.h5");
+  write(a, Threading::inline_calls);
+  write(b, Threading::background);
+  EXPECT_TRUE(file_bytes(a) == file_bytes(b)) << "background mode changed the file";
+  H5Reader r(a);
+  EXPECT_EQ(r.info("/layers/0/x").dims, (Dims{200, width}));
+  EXPECT_EQ(r.read_f16_bits("/layers/0/x"), rows);
+  const std::vector<uint16_t> mid = r.read_f16_rows("/layers/0/x", 101, 2);
+  EXPECT_TRUE(std::equal(mid.begin(), mid.end(), rows.begin() + 101 * width));
+  EXPECT_EQ(r.read_f32_rows("/wide", 2, 1).at(5), 2 * 20000 + 5.0f);
+  EXPECT_EQ(r.attr_string("/layers/0/x", "op"), "x");
+  expect_h5_error([&] { r.read_f16_rows("/layers/0/x", 199, 2); }, a, "/layers/0/x", "rows 199 to 201", "has 200");
+  expect_h5_error([&] { r.read_f32_rows("/layers/0/x", 0, 1); }, a, "expected f32", "found f16");
+
+  const std::string c = file("mismatch.h5");
+  H5Writer w(c);
+  RowStacks stacks(w);
+  stacks.append("/s", H5Type::f32, 4, wide.data(), 1);
+  expect_h5_error([&] { stacks.append("/s", H5Type::f32, 5, wide.data(), 1); }, c, "/s", "stack of 4");
+  expect_h5_error([&] { stacks.append("/s", H5Type::f16, 4, rows.data(), 1); }, c, "/s", "f16");
+  expect_h5_error([&] { w.append_rows("/s", H5Type::f32, 5, wide.data(), 1); }, c, "/s", "width 4");
+  expect_h5_error([&] { w.append_rows("/none", H5Type::f32, 4, wide.data(), 1); }, c, "/none", "no such row stack");
 }
 
 // A call that fails on the writer thread is reported at the next call, at

@@ -133,6 +133,40 @@ TEST_F(Harness, EveryPlantedFaultIsNamedAsTheFirstDivergence) {
   EXPECT_EQ(tested, 11);
 }
 
+// `dump` rewritten step by step (/steps/<s>/layers/<l>/<op>, ...), as an
+// external engine's script writes it (vectors/ENGINE_MAPPING.md): check_files
+// reads either layout.
+void rewrite_per_step(const std::string& golden, const std::string& dump, const std::string& out_path) {
+  const vectors::H5Reader g(golden), d(dump);
+  vectors::H5Writer out(out_path);
+  auto copy_rows = [&](const std::string& stack, const std::string& to, uint64_t first, uint64_t n) {
+    const vectors::DatasetInfo info = d.info(stack);
+    const vectors::Dims dims = {n, info.dims[1]};
+    if (info.type == vectors::H5Type::f16)
+      out.write_f16_bits(to, d.read_f16_rows(stack, first, n), dims);
+    else
+      out.write_f32(to, d.read_f32_rows(stack, first, n), dims);
+  };
+  for (const std::string& s : g.members("/steps")) {
+    const std::string sp = "/steps/" + s;
+    const uint64_t first = g.attr_u64(sp, "first_token"), n = g.attr_u64(sp, "num_tokens");
+    for (const std::string& m : d.members("/embed")) copy_rows("/embed/" + m, sp + "/embed/" + m, first, n);
+    for (const std::string& l : d.members("/layers"))
+      for (const std::string& m : d.members("/layers/" + l))
+        copy_rows("/layers/" + l + "/" + m, sp + "/layers/" + l + "/" + m, first, n);
+    std::vector<std::string> own = {sp + "/head/ln_out", sp + "/logits"};
+    for (const std::string& l : d.members(sp + "/state")) own.push_back(sp + "/state/" + l);
+    for (const std::string& p : own) {
+      const vectors::DatasetInfo info = d.info(p);
+      if (info.type == vectors::H5Type::f16)
+        out.write_f16_bits(p, d.read_f16_bits(p), info.dims);
+      else
+        out.write_f32(p, d.read_f32(p), info.dims);
+    }
+  }
+  out.close();
+}
+
 // A dump of a backend that ran free, against a golden file: judged against the
 // golden's global envelope. cpu-reordered passes; a planted fault is named.
 TEST_F(Harness, DumpsAgainstAGoldenFile) {
@@ -167,6 +201,19 @@ TEST_F(Harness, DumpsAgainstAGoldenFile) {
     const CheckResult ok = check_files(golden, good, {});
     EXPECT_TRUE(ok.pass()) << dtype_name(act) << " " << (ok.first_divergence() ? describe(*ok.first_divergence()) : "");
     EXPECT_EQ(ok.missing, 0);
+    // The same dump written step by step reads the same: same records, same metrics.
+    const std::string per_step = temp("per_step.h5");
+    fs::remove(per_step);
+    rewrite_per_step(golden, good, per_step);
+    const CheckResult same = check_files(golden, per_step, {});
+    ASSERT_EQ(same.records.size(), ok.records.size());
+    EXPECT_EQ(same.missing, 0);
+    for (size_t i = 0; i < ok.records.size(); ++i) {
+      EXPECT_EQ(same.records[i].op, ok.records[i].op);
+      EXPECT_EQ(same.records[i].m.max_abs, ok.records[i].m.max_abs) << ok.records[i].op;
+      EXPECT_EQ(same.records[i].ref_err, ok.records[i].ref_err) << ok.records[i].op;
+    }
+    fs::remove(per_step);
     const CheckResult no = check_files(golden, bad, {});
     ASSERT_NE(no.first_divergence(), nullptr);
     EXPECT_EQ(no.first_divergence()->op, "blocks.0.att.ln_x") << dtype_name(act);

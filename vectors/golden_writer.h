@@ -3,8 +3,10 @@
 // an OpObserver that stores every op output of every step as it is produced,
 // with the reference's own error against the op's float64 execution
 // (reference/forward/op_oracle.h), then the states and logits of the step.
-// Nothing of a run is held beyond one op's tensors, so memory stays bounded
-// however many tokens are fed.
+// Layer and embedding outputs go to one row stack per op (a row per token of
+// the run, vectors/row_stacks.h), so a decode step costs a few HDF5 calls, not
+// one dataset per op. Memory stays bounded however many tokens are fed: at
+// most one chunk (32 KiB) of rows per stack waits to be written.
 //
 //   vectors::H5Writer out("g.h5");
 //   vectors::GoldenWriter golden(out, options);
@@ -24,10 +26,13 @@
 #include "reference/forward/executor.h"
 #include "reference/forward/op_oracle.h"
 #include "vectors/h5_file.h"
+#include "vectors/row_stacks.h"
 
 namespace rwkv::vectors {
 
-inline constexpr const char* kGoldenSchema = "rwkv-oracle-golden/1";
+// Schema 2: layer and embedding outputs in row stacks (schema 1 had a dataset
+// per op per step).
+inline constexpr const char* kGoldenSchema = "rwkv-oracle-golden/2";
 
 struct GoldenOptions {
   bool envelope = true;           // measure every tensor against its float64 execution (the op alone: local)
@@ -46,9 +51,19 @@ struct Provenance {
   std::map<std::string, uint64_t> seeds;  // seed_<what>
 };
 
-// The dataset path of an op's output within step s ("" for ops not stored:
-// blits, which only copy).
-std::string golden_op_path(const plan::Op& op, int64_t step);
+// Where an op's output is stored: a row stack of the whole run (layer and
+// embedding ops, /layers/<l>/<op> and /embed/<op>: every step appends its
+// tokens' rows), a dataset of step `step` (the head: /steps/<s>/head/ln_out and
+// /steps/<s>/logits), or nowhere (blits, which only copy: path empty).
+struct GoldenPlace {
+  std::string path;
+  bool stacked = false;
+};
+GoldenPlace golden_op_place(const plan::Op& op, int64_t step);
+// The path of the per-step error rows of a stacked tensor: /envelope<path>.
+std::string golden_envelope_path(const std::string& stacked_path);
+// The columns of an envelope row (local, then global when the file has it).
+std::vector<std::string> golden_envelope_columns(bool global);
 // numpy dims of a plan buffer as stored: [d2, d1, d0] with a leading 1 dropped.
 Dims golden_dims(const Shape& s);
 // The precision policy of a run, in words (the provenance "precision").
@@ -68,7 +83,9 @@ class GoldenWriter : public forward::OpObserver {
   void before_op(const forward::Executor& ex, const plan::Op& op, size_t index) override;
   void after_op(const forward::Executor& ex, const plan::Op& op, size_t index) override;
   void end_step(const forward::Executor& ex) override;
-  void settle() override { out_.wait(); }
+  // Writes the rows waiting for a whole chunk too (bench timings include
+  // every byte), then waits for the writer.
+  void settle() override;
 
   int64_t steps_written() const { return step_; }
   int64_t tensors_written() const { return tensors_; }
@@ -77,8 +94,20 @@ class GoldenWriter : public forward::OpObserver {
  private:
   void write_states(const forward::Executor& ex, const std::string& group);
   void set_errors(const std::string& path, const forward::ErrorStats& e, const char* suffix = "");
+  void write_stacked(const forward::Executor& ex, const plan::Op& op, size_t index, const std::string& path);
+  void write_step_tensor(const forward::Executor& ex, const plan::Op& op, size_t index, const std::string& path);
+
+  // What a stack's attributes say, set once its rows are all written (finish()).
+  struct StackInfo {
+    std::string op;
+    uint64_t plan_index = 0;
+    std::vector<std::string> kernels;  // the variants that wrote rows, first seen first
+    std::string dtype_policy;
+  };
 
   H5Writer& out_;
+  RowStacks stacks_;
+  std::map<std::string, StackInfo> stack_info_;
   GoldenOptions options_;
   forward::OpOracle oracle_;
   std::unique_ptr<forward::Float64Run> f64_;  // the whole run in float64 (global envelope)

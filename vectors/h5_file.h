@@ -138,6 +138,17 @@ class H5Writer {
   // A kernel tensor as it is: f16 or f32 by its dtype, dims numpy_dims(shape).
   void write_tensor(const std::string& path, const TensorView& t);
 
+  // A dataset that grows by rows (schema 2 stacks every step's rows of an op
+  // output in one): shape {0, width} at first, unlimited rows, chunked in
+  // rows_per_chunk(type, width) rows (a pure function of type and width),
+  // shuffled and deflated as other chunked datasets.
+  void create_row_stack(const std::string& path, H5Type type, uint64_t width);
+  // Appends `rows` rows of `width` elements of `type` (the stack's) to the
+  // row stack at `path`. Writers that append whole chunks (vectors/row_stacks.h)
+  // keep deflate from recompressing a chunk for every row.
+  void append_rows(const std::string& path, H5Type type, uint64_t width, const void* data, uint64_t rows);
+  static uint64_t rows_per_chunk(H5Type type, uint64_t width);
+
   // A second name `path` (parents created as needed) for the existing dataset
   // or group `existing`: an HDF5 hard link, so identical data is stored once.
   // Readers (h5py included) see an ordinary dataset; attributes belong to the
@@ -167,6 +178,8 @@ class H5Writer {
 
  private:
   void write_raw(const std::string& path, H5Type type, const void* data, size_t n, const Dims& dims);
+  // Opens (or creates) the parent group of `path` as parent_; returns the leaf name.
+  std::string enter_parent(const std::string& path);
   void set_attr_raw(const std::string& object, const std::string& name, int64_t type, const void* value);
   [[noreturn]] void fail(const std::string& object, const std::string& what) const;
   void discard() noexcept;
@@ -228,6 +241,12 @@ class H5Reader {
   // f16 data widened exactly with f16_bits_to_f32.
   std::vector<float> read_f16_as_f32(const std::string& path, const std::optional<Dims>& dims = {}) const;
 
+  // Rows [first, first + count) of a dataset of rank 2 or more (a schema 2
+  // row stack): type must match; throws if the rows are not all there.
+  std::vector<uint16_t> read_f16_rows(const std::string& path, uint64_t first, uint64_t count) const;
+  std::vector<float> read_f32_rows(const std::string& path, uint64_t first, uint64_t count) const;
+  std::vector<double> read_f64_rows(const std::string& path, uint64_t first, uint64_t count) const;
+
   // The dataset's elements as stored (little-endian bytes), whatever its type.
   std::vector<uint8_t> read_bytes(const std::string& path) const;
 
@@ -249,6 +268,10 @@ class H5Reader {
  private:
   void read_raw(const std::string& path, H5Type type, const std::optional<Dims>& dims, void* out,
                 size_t capacity) const;
+  void read_rows_raw(const std::string& path, H5Type type, uint64_t first, uint64_t count, void* out,
+                     size_t capacity) const;
+  template <class T>
+  std::vector<T> read_rows_as(const std::string& path, H5Type type, uint64_t first, uint64_t count) const;
   template <class T>
   std::vector<T> read_as(const std::string& path, H5Type type, const std::optional<Dims>& dims) const;
   Hid open_attr(const std::string& object, const std::string& name) const;

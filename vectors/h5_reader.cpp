@@ -129,6 +129,47 @@ std::vector<float> H5Reader::read_f16_as_f32(const std::string& p, const std::op
   return out;
 }
 
+void H5Reader::read_rows_raw(const std::string& path, H5Type type, uint64_t first, uint64_t count, void* out,
+                             size_t capacity) const {
+  const DatasetInfo got = info(path);
+  if (got.type != type) fail(path, fmt::format("expected {}, found {}", h5_type_name(type), h5_type_name(got.type)));
+  if (got.dims.size() < 2) fail(path, fmt::format("expected rows (rank 2 or more), found shape {}", dims_str(got.dims)));
+  if (first + count > got.dims[0])
+    fail(path, fmt::format("rows {} to {} asked, the dataset has {} (shape {})", first, first + count,
+                           got.dims[0], dims_str(got.dims)));
+  const uint64_t row = got.numel() / std::max<uint64_t>(got.dims[0], 1);
+  if (count * row != capacity) fail(path, "internal error: buffer size does not match the rows");
+  if (capacity == 0) return;
+  const Hid ds(H5Dopen2(file_.get(), path.c_str(), H5P_DEFAULT), &H5Dclose);
+  const Hid space = own_space(H5Dget_space(ds.get()));
+  std::vector<hsize_t> start(got.dims.size(), 0), n(got.dims.begin(), got.dims.end());
+  start[0] = first;
+  n[0] = count;
+  H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start.data(), nullptr, n.data(), nullptr);
+  const Hid mem = own_space(H5Screate_simple(int(n.size()), n.data(), nullptr));
+  const Hid mtype = file_type(type);
+  if (H5Dread(ds.get(), mtype.get(), mem.get(), space.get(), H5P_DEFAULT, out) < 0)
+    fail(path, "read failed (corrupt data or a missing filter)");
+}
+
+template <class T>
+std::vector<T> H5Reader::read_rows_as(const std::string& path, H5Type type, uint64_t first, uint64_t count) const {
+  const DatasetInfo got = info(path);
+  const uint64_t row = got.dims.empty() || got.dims[0] == 0 ? 0 : got.numel() / got.dims[0];
+  std::vector<T> out(got.type == type ? size_t(count * row) : 0);
+  read_rows_raw(path, type, first, count, out.data(), out.size());
+  return out;
+}
+
+std::vector<uint16_t> H5Reader::read_f16_rows(const std::string& p, uint64_t first, uint64_t count) const {
+  return read_rows_as<uint16_t>(p, H5Type::f16, first, count);
+}
+std::vector<float> H5Reader::read_f32_rows(const std::string& p, uint64_t first, uint64_t count) const {
+  return read_rows_as<float>(p, H5Type::f32, first, count);
+}
+std::vector<double> H5Reader::read_f64_rows(const std::string& p, uint64_t first, uint64_t count) const {
+  return read_rows_as<double>(p, H5Type::f64, first, count);
+}
 
 std::vector<uint8_t> H5Reader::read_bytes(const std::string& path) const {
   const DatasetInfo got = info(path);

@@ -17,6 +17,7 @@ int64_t dump_backend(const Rwkv7Weights& w, Backend& b, const BackendOptions& bo
   const std::vector<int64_t> steps = forward::chunk_lengths(int64_t(run.tokens.size()), run.chunk);
   int64_t written = 0;
   size_t at = 0;
+  vectors::RowStacks stacks(out);  // layer and embedding outputs: a row per token, as the golden file
   for (size_t s = 0; s < steps.size(); ++s) {
     const forward::Chunk chunk{0, std::span(run.tokens).subspan(at, size_t(steps[s]))};
     at += size_t(steps[s]);
@@ -25,11 +26,15 @@ int64_t dump_backend(const Rwkv7Weights& w, Backend& b, const BackendOptions& bo
     b.begin_step(p, layout);
     for (size_t i = 0; i < p.ops.size(); ++i) {
       b.run_op(i);
-      const std::string path = vectors::golden_op_path(p.ops[i], int64_t(s));
+      const vectors::GoldenPlace place = vectors::golden_op_place(p.ops[i], int64_t(s));
+      const std::string& path = place.path;
       if (path.empty()) continue;
       Tensor t = b.read(p.ops[i].outputs.at(0));
       const TensorView v = t.view();
-      if (v.dtype == DType::f16)
+      if (place.stacked)
+        stacks.append(path, v.dtype == DType::f16 ? vectors::H5Type::f16 : vectors::H5Type::f32,
+                      uint64_t(v.shape[0]), v.data, uint64_t(v.shape[1] * v.shape[2]));
+      else if (v.dtype == DType::f16)
         out.write_f16(path, std::span<const f16>(v.half(), size_t(v.numel())), vectors::golden_dims(v.shape));
       else
         out.write_f32(path, std::span<const float>(v.f32(), size_t(v.numel())), vectors::golden_dims(v.shape));
@@ -43,6 +48,7 @@ int64_t dump_backend(const Rwkv7Weights& w, Backend& b, const BackendOptions& bo
     }
     b.end_step();
   }
+  stacks.flush();
   return written;
 }
 

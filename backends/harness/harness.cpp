@@ -1,7 +1,9 @@
 #include "backends/harness/harness.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -90,7 +92,7 @@ CheckResult check_backend(const Rwkv7Weights& w, Backend& cand, Backend* chained
     bool failed = false;
     for (size_t i = 0; i < p.ops.size(); ++i) {
       const plan::Op& op = p.ops[i];
-      const bool stored = !vectors::golden_op_path(op, 0).empty();
+      const bool stored = !vectors::golden_op_place(op, 0).path.empty();
       if (stored) oracle.before(ref, op);
       // Isolated: the candidate starts the op from the reference's inputs
       // (in-place operands included), before the reference overwrites them.
@@ -168,89 +170,135 @@ plan::Kernel kernel_of(const std::string& variant) {
   return plan::Kernel::add;  // unknown: the generic element-wise default
 }
 
-// A dataset as a tensor of its stored type, shape [d0, d1] from numpy [rows, cols].
-Tensor read_tensor(const vectors::H5Reader& r, const std::string& path) {
+// Raw rows as a tensor of `dtype`, shape [d0, d1, d2] (d0 fastest).
+Tensor tensor_of(DType dtype, const Shape& shape, const void* data) {
+  Tensor t(dtype, shape);
+  std::memcpy(t.bytes.data(), data, t.bytes.size());
+  return t;
+}
+
+// A step's tensor, whichever layout the file uses: a dataset of the step
+// (/steps/<s>/<key>: schema 1, and dumps written step by step) or the step's
+// rows [first, first + n) of the row stack /<key> (schema 2). Numpy shape
+// [.., rows, cols] becomes [cols, rows, ..]. nullopt if the file has neither.
+struct StepTensor {
+  Tensor t;
+  std::string path;   // the dataset read
+  bool stacked = false;
+};
+std::optional<StepTensor> read_step_tensor(const vectors::H5Reader& r, const std::string& key, int64_t step,
+                                           uint64_t first, uint64_t n) {
+  const std::string own = fmt::format("/steps/{}/{}", step, key), stack = "/" + key;
+  const bool stacked = !r.is_dataset(own);
+  const std::string& path = stacked ? stack : own;
+  if (stacked && !r.is_dataset(stack)) return std::nullopt;
   const vectors::DatasetInfo info = r.info(path);
+  if (info.type != vectors::H5Type::f16 && info.type != vectors::H5Type::f32)
+    throw std::runtime_error(
+        fmt::format("{}: {}: a {} dataset, expected f16 or f32", r.path(), path, vectors::h5_type_name(info.type)));
+  const DType dtype = info.type == vectors::H5Type::f16 ? DType::f16 : DType::f32;
+  if (stacked) {
+    if (info.dims.size() != 2)
+      throw std::runtime_error(fmt::format("{}: {}: shape {}, expected a row stack [tokens, width]", r.path(), path,
+                                           vectors::dims_str(info.dims)));
+    const Shape shape(int64_t(info.dims[1]), int64_t(n), 1);
+    if (dtype == DType::f16) return StepTensor{tensor_of(dtype, shape, r.read_f16_rows(path, first, n).data()), path, true};
+    return StepTensor{tensor_of(dtype, shape, r.read_f32_rows(path, first, n).data()), path, true};
+  }
   int64_t d0 = 1, d1 = 1, d2 = 1;
   const auto& d = info.dims;
   if (d.size() >= 1) d0 = int64_t(d.back());
   if (d.size() >= 2) d1 = int64_t(d[d.size() - 2]);
   for (size_t i = 0; i + 2 < d.size(); ++i) d2 *= int64_t(d[i]);
   const Shape shape(d0, d1, d2);
-  if (info.type == vectors::H5Type::f16) {
-    Tensor t(DType::f16, shape);
-    const std::vector<uint16_t> bits = r.read_f16_bits(path);
-    std::copy(bits.begin(), bits.end(), reinterpret_cast<uint16_t*>(t.bytes.data()));
-    return t;
+  if (dtype == DType::f16) return StepTensor{tensor_of(dtype, shape, r.read_f16_bits(path).data()), path, false};
+  return StepTensor{tensor_of(dtype, shape, r.read_f32(path).data()), path, false};
+}
+
+// The reference's error at a golden tensor of step s (global if the file has
+// it, else local, else 0), and which of the two it is.
+std::pair<double, Envelope> golden_error(const vectors::H5Reader& g, const StepTensor& t, int64_t step) {
+  if (!t.stacked) {
+    if (g.has_attr(t.path, "max_abs_err_f64_global")) return {g.attr_f64(t.path, "max_abs_err_f64_global"), Envelope::global};
+    if (g.has_attr(t.path, "max_abs_err_f64")) return {g.attr_f64(t.path, "max_abs_err_f64"), Envelope::local};
+    return {0.0, Envelope::local};
   }
-  if (info.type == vectors::H5Type::f32) {
-    Tensor t(DType::f32, shape);
-    const std::vector<float> v = r.read_f32(path);
-    std::copy(v.begin(), v.end(), reinterpret_cast<float*>(t.bytes.data()));
-    return t;
-  }
-  throw std::runtime_error(fmt::format("{}: {}: a {} dataset, expected f16 or f32", r.path(), path,
-                                       vectors::h5_type_name(info.type)));
+  const std::string env = vectors::golden_envelope_path(t.path);
+  if (!g.is_dataset(env)) return {0.0, Envelope::local};
+  std::vector<std::string> columns(1);
+  for (char ch : g.attr_string(env, "columns"))
+    if (ch == ',') columns.emplace_back(); else columns.back() += ch;
+  const std::vector<double> row = g.read_f64_rows(env, uint64_t(step), 1);
+  const std::pair<const char*, Envelope> wanted[] = {{"max_abs_err_f64_global", Envelope::global},
+                                                     {"max_abs_err_f64", Envelope::local}};
+  for (const auto& [name, kind] : wanted)
+    for (size_t i = 0; i < columns.size() && i < row.size(); ++i)
+      if (columns[i] == name) return {row[i], kind};
+  throw std::runtime_error(fmt::format("{}: {}: attribute 'columns' names no max_abs_err_f64 column", g.path(), env));
 }
 
 }  // namespace
 
 CheckResult check_files(const std::string& golden, const std::string& candidate, const CheckOptions& o) {
   const vectors::H5Reader g(golden), c(candidate);
-  if (!g.has_attr("/", "schema") || g.attr_string("/", "schema") != vectors::kGoldenSchema)
-    throw std::runtime_error(fmt::format("{}: not a golden file (attribute 'schema' is not '{}')", golden,
-                                         vectors::kGoldenSchema));
+  const std::string schema = g.has_attr("/", "schema") ? g.attr_string("/", "schema") : "";
+  if (schema != vectors::kGoldenSchema)
+    throw std::runtime_error(fmt::format("{}: not a golden file of this version (attribute 'schema' is '{}', expected "
+                                         "'{}'; rwkv-oracle golden writes one)",
+                                         golden, schema, vectors::kGoldenSchema));
   if (!g.is_group("/steps")) throw std::runtime_error(fmt::format("{}: no group /steps", golden));
+  // Tensors stacked over the whole run, in run order: embedding, layers.
+  std::vector<std::pair<int64_t, std::string>> stacked;  // (layer, key)
+  if (g.is_group("/embed"))
+    for (const std::string& n : g.members("/embed")) stacked.emplace_back(-1, "embed/" + n);
+  if (g.is_group("/layers"))
+    for (const std::string& l : g.members("/layers"))
+      for (const std::string& n : g.members("/layers/" + l)) stacked.emplace_back(std::stoll(l), "layers/" + l + "/" + n);
   CheckResult res;
   int64_t compared = 0;
   const std::vector<std::string> steps = g.members("/steps");
   for (const std::string& s : steps) {
     const std::string sp = "/steps/" + s;
-    // Tensors in run order: embedding, layers, head, logits, states.
-    std::vector<std::pair<int64_t, std::string>> paths;  // (layer, path)
-    if (g.is_group(sp + "/embed"))
-      for (const std::string& n : g.members(sp + "/embed")) paths.emplace_back(-1, sp + "/embed/" + n);
-    if (g.is_group(sp + "/layers"))
-      for (const std::string& l : g.members(sp + "/layers"))
-        for (const std::string& n : g.members(sp + "/layers/" + l))
-          paths.emplace_back(std::stoll(l), sp + "/layers/" + l + "/" + n);
+    const int64_t step = std::stoll(s);
+    const uint64_t first = g.attr_u64(sp, "first_token"), n = g.attr_u64(sp, "num_tokens");
+    // This step's tensors in run order: embedding, layers, head, logits, states.
+    std::vector<std::pair<int64_t, std::string>> keys = stacked;
     if (g.is_group(sp + "/head"))
-      for (const std::string& n : g.members(sp + "/head")) paths.emplace_back(-1, sp + "/head/" + n);
-    if (g.is_dataset(sp + "/logits")) paths.emplace_back(-1, sp + "/logits");
+      for (const std::string& m : g.members(sp + "/head")) keys.emplace_back(-1, "head/" + m);
+    if (g.is_dataset(sp + "/logits")) keys.emplace_back(-1, "logits");
     if (g.is_group(sp + "/state"))
-      for (const std::string& l : g.members(sp + "/state")) paths.emplace_back(std::stoll(l), sp + "/state/" + l);
+      for (const std::string& l : g.members(sp + "/state")) keys.emplace_back(std::stoll(l), "state/" + l);
     bool failed = false;
-    for (const auto& [layer, path] : paths) {
-      if (!c.is_dataset(path)) {
+    for (const auto& [layer, key] : keys) {
+      const std::optional<StepTensor> rt = read_step_tensor(g, key, step, first, n);
+      const std::optional<StepTensor> ct = read_step_tensor(c, key, step, first, n);
+      if (!rt) throw std::runtime_error(fmt::format("{}: step {}: {} listed but not readable", golden, step, key));
+      if (!ct) {
         ++res.missing;
         continue;
       }
-      const Tensor rt = read_tensor(g, path), ct = read_tensor(c, path);
-      if (!(rt.shape == ct.shape))
-        throw std::runtime_error(fmt::format("{}: {} has shape {}, the golden file's is {}", candidate, path,
-                                             ct.shape.str(), rt.shape.str()));
-      const bool state = path.find("/state/") != std::string::npos;
+      if (!(rt->t.shape == ct->t.shape))
+        throw std::runtime_error(fmt::format("{}: {} (step {}) has shape {}, the golden file's is {}", candidate,
+                                             ct->path, step, ct->t.shape.str(), rt->t.shape.str()));
+      const bool state = key.rfind("state/", 0) == 0;
       CheckRecord rec;
-      rec.step = std::stoll(s);
+      rec.step = step;
       rec.layer = layer;
       rec.op = state ? fmt::format("state.{}", layer)
-               : g.has_attr(path, "op") ? g.attr_string(path, "op")
-                                        : path.substr(sp.size() + 1);
+               : g.has_attr(rt->path, "op") ? g.attr_string(rt->path, "op")
+                                            : key;
       const plan::Kernel kind =
-          g.has_attr(path, "kernel") ? kernel_of(g.attr_string(path, "kernel")) : plan::Kernel::add;
+          g.has_attr(rt->path, "kernel") ? kernel_of(g.attr_string(rt->path, "kernel")) : plan::Kernel::add;
       rec.kernel = state ? "state" : std::string(plan::kernel_name(kind));
-      rec.dtype = rt.dtype;
-      rec.shape = rt.shape;
+      rec.dtype = rt->t.dtype;
+      rec.shape = rt->t.shape;
       // The candidate ran free: judge it against the reference's global error
       // (its distance from a whole run in float64) where the file has it.
-      const bool global = g.has_attr(path, "max_abs_err_f64_global");
-      const Envelope env = global ? Envelope::global : Envelope::local;
-      rec.ref_err = global                                ? g.attr_f64(path, "max_abs_err_f64_global")
-                    : g.has_attr(path, "max_abs_err_f64") ? g.attr_f64(path, "max_abs_err_f64")
-                                                          : 0;
+      const auto [ref_err, env] = golden_error(g, *rt, step);
+      rec.ref_err = ref_err;
       rec.tol = state ? o.policy.lookup_state(layer, o.backend, env)
-                      : o.policy.lookup(rec.op, kind, rt.dtype, o.backend, env);
-      rec.m = compare_tensors(const_cast<Tensor&>(rt).view(), const_cast<Tensor&>(ct).view(),
+                      : o.policy.lookup(rec.op, kind, rt->t.dtype, o.backend, env);
+      rec.m = compare_tensors(const_cast<Tensor&>(rt->t).view(), const_cast<Tensor&>(ct->t).view(),
                               tolerance_of(rec.tol, rec.ref_err));
       failed = failed || !rec.pass();
       ++compared;
@@ -260,7 +308,7 @@ CheckResult check_files(const std::string& golden, const std::string& candidate,
   }
   if (compared == 0)
     throw std::runtime_error(fmt::format("{}: holds none of the tensors of {} (paths as in vectors/SCHEMA.md, e.g. "
-                                         "/steps/0/layers/0/att.ln1)",
+                                         "/layers/0/att.ln1 rows or /steps/0/layers/0/att.ln1)",
                                          candidate, golden));
   return res;
 }
