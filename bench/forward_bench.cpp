@@ -56,7 +56,9 @@ uint64_t layer_matrix_macs(const Rwkv7Weights& w) {
   return macs;
 }
 
-ForwardBenchResult bench_forward(const Rwkv7Weights& w, const ForwardBenchOptions& o, forward::OpObserver* observer) {
+ForwardBenchResult bench_forward(const Rwkv7Weights& w, const ForwardBenchOptions& o, forward::OpObserver* observer,
+                                 const std::function<uint64_t()>& observer_bytes) {
+  auto bytes_now = [&] { return observer_bytes ? observer_bytes() : uint64_t(0); };
   if (o.prefill_tokens < 1 || o.decode_tokens < 1)
     throw std::invalid_argument(fmt::format("bench: prefill ({}) and decode ({}) token counts must be >= 1",
                                             o.prefill_tokens, o.decode_tokens));
@@ -87,14 +89,15 @@ ForwardBenchResult bench_forward(const Rwkv7Weights& w, const ForwardBenchOption
     at += len;
   }
   if (observer) observer->settle();
-  r.prefill = {o.prefill_tokens, seconds_since(t0)};
+  r.prefill = {o.prefill_tokens, seconds_since(t0), bytes_now()};
 
   ex.step(std::span(&generated[0], 1));  // untimed: builds the single-token plan and buffers
   if (observer) observer->settle();
+  const uint64_t before_decode = bytes_now();
   const auto t1 = Clock::now();
   for (int64_t i = 1; i <= o.decode_tokens; ++i) ex.step(std::span(&generated[size_t(i)], 1));
   if (observer) observer->settle();
-  r.decode = {o.decode_tokens, seconds_since(t1)};
+  r.decode = {o.decode_tokens, seconds_since(t1), bytes_now() - before_decode};
   return r;
 }
 

@@ -6,6 +6,7 @@
 // machine's read bandwidth. `rwkv-oracle bench` prints these; an observer
 // (e.g. the golden writer) can ride along to measure what it costs on top.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct ForwardBenchOptions {
 struct PhaseTiming {
   int64_t tokens = 0;
   double seconds = 0;
+  uint64_t observed_bytes = 0;  // what the observer wrote during the phase (observer_bytes given)
   double tokens_per_second() const { return seconds > 0 ? double(tokens) / seconds : 0; }
 };
 
@@ -63,8 +65,11 @@ struct DecodeProfile {
 DecodeProfile profile_decode(const Rwkv7Weights& w, const ForwardBenchOptions& options, int64_t steps);
 
 // Runs prefill then decode from a zero state; `observer` (may be null) sees
-// every op of both. Throws std::invalid_argument on a bad chunk or counts.
+// every op of both; `observer_bytes`, when given, says how many bytes the
+// observer has written so far (GoldenWriter::bytes_written), to split them by
+// phase. Throws std::invalid_argument on a bad chunk or counts.
 ForwardBenchResult bench_forward(const Rwkv7Weights& w, const ForwardBenchOptions& options,
-                                 forward::OpObserver* observer = nullptr);
+                                 forward::OpObserver* observer = nullptr,
+                                 const std::function<uint64_t()>& observer_bytes = {});
 
 }  // namespace rwkv::bench

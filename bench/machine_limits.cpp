@@ -9,6 +9,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
+#include <stdexcept>
+#include <string>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace rwkv::bench {
 namespace {
@@ -161,6 +167,27 @@ double measure_peak_flops(double seconds) {
     if (s >= seconds) return flops / s;
     steps *= s < seconds / 8 ? 8 : 2;
   }
+}
+
+double measure_file_write(const std::string& dir, size_t bytes, int passes) {
+  const std::string path = dir + "/file-write-probe-" + std::to_string(::getpid()) + ".tmp";
+  std::vector<unsigned char> block(size_t(1) << 20);
+  for (size_t i = 0; i < block.size(); ++i) block[i] = static_cast<unsigned char>(i * 131u);  // not all zero
+  double best = 0;
+  for (int p = 0; p < passes; ++p) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) throw std::runtime_error("file write probe: cannot create " + path);
+    const auto t0 = Clock::now();
+    bool ok = true;
+    for (size_t at = 0; at < bytes && ok; at += block.size())
+      ok = ::pwrite(fd, block.data(), block.size(), off_t(at)) == ssize_t(block.size());
+    const double s = seconds_since(t0);
+    ::close(fd);
+    ::unlink(path.c_str());
+    if (!ok) throw std::runtime_error("file write probe: writing " + path + " failed");
+    best = std::max(best, double(bytes) / s);
+  }
+  return best;
 }
 
 const MachineLimits& machine_limits() {

@@ -25,6 +25,11 @@ double measure_read_bandwidth(size_t bytes, int passes);
 // Flops per second of independent multiply-add chains (mul then add, unfused)
 // on every OpenMP thread, running about `seconds`.
 double measure_peak_flops(double seconds);
+// Bytes per second written into a new file in `dir` (pwrite of 1 MiB blocks,
+// `bytes` in all, no fsync: the page cache, as a golden file is written);
+// best of `passes`; the file is removed. The floor under any dump's cost:
+// on some VMs the file system takes fresh pages at well under 1 GB/s.
+double measure_file_write(const std::string& dir, size_t bytes, int passes);
 // The widest instruction set the measurements use on this CPU.
 std::string limits_simd();
 

@@ -36,6 +36,7 @@
 // thread at a time.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -180,6 +181,7 @@ class H5Writer {
   void write_raw(const std::string& path, H5Type type, const void* data, size_t n, const Dims& dims);
   // Opens (or creates) the parent group of `path` as parent_; returns the leaf name.
   std::string enter_parent(const std::string& path);
+  int64_t open_stack(const std::string& path);
   void set_attr_raw(const std::string& object, const std::string& name, int64_t type, const void* value);
   [[noreturn]] void fail(const std::string& object, const std::string& what) const;
   void discard() noexcept;
@@ -206,6 +208,8 @@ class H5Writer {
   std::string parent_path_;
   Hid parent_;
   Hid compact_dcpl_;
+  // Row stacks appended to, kept open until close() (open_stack()).
+  std::map<std::string, Hid> stacks_;
   std::unique_ptr<WriteQueue> queue_;  // background mode only
 };
 

@@ -104,6 +104,7 @@ H5Writer::H5Writer(H5Writer&& o) noexcept
       compression_(o.compression_), file_(std::move(o.file_)), open_(o.open_), groups_(std::move(o.groups_)),
       last_path_(std::move(o.last_path_)), last_object_(std::move(o.last_object_)),
       parent_path_(std::move(o.parent_path_)), parent_(std::move(o.parent_)), compact_dcpl_(std::move(o.compact_dcpl_)),
+      stacks_(std::move(o.stacks_)),
       queue_(std::move(o.queue_)) {
   o.open_ = false;
 }
@@ -121,6 +122,7 @@ void H5Writer::discard() noexcept {
   if (!open_) return;
   open_ = false;
   last_object_.reset();
+  stacks_.clear();
   parent_.reset();
   compact_dcpl_.reset();
   file_.reset();
@@ -266,6 +268,21 @@ void H5Writer::create_row_stack(const std::string& path, H5Type type, uint64_t w
   last_object_ = std::move(ds);
 }
 
+int64_t H5Writer::open_stack(const std::string& path) {
+  const auto it = stacks_.find(path);
+  if (it != stacks_.end()) return it->second.get();
+  // No chunk cache: every append writes whole chunks (vectors/row_stacks.h),
+  // which go to the file at once; a cache would hold up to 1 MiB of chunks for
+  // each of hundreds of open stacks.
+  const Hid dapl = own_plist(H5Pcreate(H5P_DATASET_ACCESS));
+  H5Pset_chunk_cache(dapl.get(), 0, 0, 1.0);
+  Hid ds(H5Dopen2(file_.get(), path.c_str(), dapl.get()), &H5Dclose);
+  if (!ds.valid()) fail(path, "no such row stack to append to");
+  const int64_t id = ds.get();
+  stacks_.emplace(path, std::move(ds));
+  return id;
+}
+
 void H5Writer::append_rows(const std::string& path, H5Type type, uint64_t width, const void* data, uint64_t rows) {
   if (!open_) fail(path, "file is already closed");
   if (rows == 0) return;
@@ -277,23 +294,24 @@ void H5Writer::append_rows(const std::string& path, H5Type type, uint64_t width,
           bytes + path.size());
     return;
   }
-  const Hid ds(H5Dopen2(file_.get(), path.c_str(), H5P_DEFAULT), &H5Dclose);
-  if (!ds.valid()) fail(path, "no such row stack to append to");
+  // Kept open until close(): opening a dataset and closing it again (which
+  // rewrites its object header) for every chunk cost more than the write.
+  const hid_t ds = open_stack(path);
   const Hid ftype = file_type(type);
-  const Hid dtype = own_type(H5Dget_type(ds.get()));
+  const Hid dtype = own_type(H5Dget_type(ds));
   if (H5Tequal(dtype.get(), ftype.get()) <= 0) fail(path, fmt::format("rows of {} appended to another type", h5_type_name(type)));
-  Hid space = own_space(H5Dget_space(ds.get()));
+  Hid space = own_space(H5Dget_space(ds));
   hsize_t dims[2] = {0, 0};
   if (H5Sget_simple_extent_ndims(space.get()) != 2) fail(path, "not a row stack (rank is not 2)");
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
   if (dims[1] != width) fail(path, fmt::format("rows of {} elements appended to a stack of width {}", width, dims[1]));
   const hsize_t grown[2] = {dims[0] + rows, dims[1]};
-  if (H5Dset_extent(ds.get(), grown) < 0) fail(path, "cannot grow the row stack");
-  space = own_space(H5Dget_space(ds.get()));
+  if (H5Dset_extent(ds, grown) < 0) fail(path, "cannot grow the row stack");
+  space = own_space(H5Dget_space(ds));
   const hsize_t start[2] = {dims[0], 0}, count[2] = {rows, dims[1]};
   H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr);
   const Hid mem = own_space(H5Screate_simple(2, count, nullptr));
-  if (H5Dwrite(ds.get(), ftype.get(), mem.get(), space.get(), H5P_DEFAULT, data) < 0)
+  if (H5Dwrite(ds, ftype.get(), mem.get(), space.get(), H5P_DEFAULT, data) < 0)
     fail(path, fmt::format("appending {} rows failed", rows));
 }
 
@@ -401,6 +419,7 @@ void H5Writer::close() {
     queue_.reset();
   }
   last_object_.reset();  // the file closes only when no object in it is open
+  stacks_.clear();
   parent_.reset();
   compact_dcpl_.reset();
   if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0) {
