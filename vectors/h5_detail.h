@@ -16,6 +16,8 @@ namespace rwkv::vectors::detail {
 // Hid stores ids as int64_t and closes them through int (*)(int64_t), which
 // is what hid_t and herr_t are from HDF5 1.10 on.
 static_assert(std::is_same_v<hid_t, int64_t> && std::is_same_v<herr_t, int>);
+// H5Writer::set_chunks takes chunk dims as unsigned long long (hsize_t) in h5_file.h.
+static_assert(std::is_same_v<hsize_t, unsigned long long>);
 
 // HDF5 prints its error stack to stderr by default; we turn that off once and
 // report our own messages instead.

@@ -182,6 +182,13 @@ class H5Writer {
   // Opens (or creates) the parent group of `path` as parent_; returns the leaf name.
   std::string enter_parent(const std::string& path);
   int64_t open_stack(const std::string& path);
+  // Chunk shape, shuffle and deflate (as compression_ says) on a dataset
+  // creation property list.
+  void set_chunks(int64_t dcpl, const std::vector<unsigned long long>& chunk) const;
+  // H5Dcreate2 under parent_, or an H5Error naming `path` ("already exists", or
+  // "cannot create " + what).
+  Hid create_dataset(const std::string& path, const std::string& leaf, int64_t ftype, int64_t space, int64_t dcpl,
+                     const std::string& what);
   void set_attr_raw(const std::string& object, const std::string& name, int64_t type, const void* value);
   [[noreturn]] void fail(const std::string& object, const std::string& what) const;
   void discard() noexcept;

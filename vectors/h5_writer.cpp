@@ -191,30 +191,37 @@ void H5Writer::write_raw(const std::string& path, H5Type type, const void* data,
     no_times(own_dcpl.get());
   }
   const Hid& dcpl = compact ? compact_dcpl_ : own_dcpl;
-  if (!compact && !dims.empty()) {
-    // Chunked, byte-shuffled, then deflated: shuffle groups the exponent
-    // bytes of neighbouring floats together, which deflate handles well.
-    const std::vector<hsize_t> chunk = chunk_dims(dims);
-    H5Pset_chunk(dcpl.get(), int(chunk.size()), chunk.data());
-    if (compression_ == Compression::deflate) {
-      H5Pset_shuffle(dcpl.get());
-      H5Pset_deflate(dcpl.get(), kDeflateLevel);
-    }
-  }
+  if (!compact && !dims.empty()) set_chunks(dcpl.get(), chunk_dims(dims));
   const Hid ftype = file_type(type);
-  Hid ds(H5Dcreate2(parent_.get(), leaf.c_str(), ftype.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-         &H5Dclose);
-  if (!ds.valid()) {
-    // Asked only now, not before every dataset: a name lookup costs as much as a tenth of a small dataset.
-    if (H5Lexists(parent_.get(), leaf.c_str(), H5P_DEFAULT) > 0) fail(path, "already exists");
-    fail(path, fmt::format("cannot create {} dataset of shape {}", h5_type_name(type), dims_str(dims)));
-  }
+  Hid ds = create_dataset(path, leaf, ftype.get(), space.get(), dcpl.get(),
+                          fmt::format("{} dataset of shape {}", h5_type_name(type), dims_str(dims)));
   // The memory type is the file type: HDF5 copies bytes, converts nothing
   // (our data is little-endian, as on every platform this project supports).
   if (n > 0 && H5Dwrite(ds.get(), ftype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     fail(path, "write failed");
   last_path_ = path;
   last_object_ = std::move(ds);
+}
+
+void H5Writer::set_chunks(int64_t dcpl, const std::vector<hsize_t>& chunk) const {
+  // Chunked, byte-shuffled, then deflated: shuffle groups the exponent
+  // bytes of neighbouring floats together, which deflate handles well.
+  H5Pset_chunk(dcpl, int(chunk.size()), chunk.data());
+  if (compression_ == Compression::deflate) {
+    H5Pset_shuffle(dcpl);
+    H5Pset_deflate(dcpl, kDeflateLevel);
+  }
+}
+
+Hid H5Writer::create_dataset(const std::string& path, const std::string& leaf, int64_t ftype, int64_t space,
+                             int64_t dcpl, const std::string& what) {
+  Hid ds(H5Dcreate2(parent_.get(), leaf.c_str(), ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), &H5Dclose);
+  if (!ds.valid()) {
+    // Asked only now, not before every dataset: a name lookup costs as much as a tenth of a small dataset.
+    if (H5Lexists(parent_.get(), leaf.c_str(), H5P_DEFAULT) > 0) fail(path, "already exists");
+    fail(path, "cannot create " + what);
+  }
+  return ds;
 }
 
 std::string H5Writer::enter_parent(const std::string& path) {
@@ -252,18 +259,10 @@ void H5Writer::create_row_stack(const std::string& path, H5Type type, uint64_t w
   const Hid space = own_space(H5Screate_simple(2, dims, max_dims));
   const Hid dcpl = own_plist(H5Pcreate(H5P_DATASET_CREATE));
   no_times(dcpl.get());
-  H5Pset_chunk(dcpl.get(), 2, chunk);
-  if (compression_ == Compression::deflate) {
-    H5Pset_shuffle(dcpl.get());
-    H5Pset_deflate(dcpl.get(), kDeflateLevel);
-  }
+  set_chunks(dcpl.get(), {chunk[0], chunk[1]});
   const Hid ftype = file_type(type);
-  Hid ds(H5Dcreate2(parent_.get(), leaf.c_str(), ftype.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-         &H5Dclose);
-  if (!ds.valid()) {
-    if (H5Lexists(parent_.get(), leaf.c_str(), H5P_DEFAULT) > 0) fail(path, "already exists");
-    fail(path, fmt::format("cannot create a {} row stack of width {}", h5_type_name(type), width));
-  }
+  Hid ds = create_dataset(path, leaf, ftype.get(), space.get(), dcpl.get(),
+                          fmt::format("a {} row stack of width {}", h5_type_name(type), width));
   last_path_ = path;
   last_object_ = std::move(ds);
 }
