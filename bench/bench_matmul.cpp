@@ -139,3 +139,34 @@ BENCHMARK(BM_MatmulMat)
     ->UseRealTime();
 
 }  // namespace
+
+// A 1.5b decode step's FFN value matrix (K = 8192, M = 2048) on the squared
+// ReLU output it sees in the model (about half exactly zero), with and without
+// web-rwkv's sparse-input skip: same bits, different cost.
+void BM_MatmulVecSparse(benchmark::State& state) {
+  const auto f = WeightFormat(state.range(0));
+  const bool sparse = state.range(1) != 0;
+  const int64_t K = 8192, M = 2048;
+  bench::machine_limits();
+  const Matrix w = random_matrix(f, K, M, 77);
+  Tensor x(DType::f16, Shape(K, 1, 1));
+  Rng rng(9);
+  for (int64_t i = 0; i < K; ++i) {
+    const float v = rng.normal();
+    x.view().set(i, v > 0 ? v * v : 0.0f);
+  }
+  Tensor y(DType::f16, Shape(M, 1, 1));
+  const auto t0 = Clock::now();
+  for (auto _ : state) {
+    matmul_vec(w, x.view(), y.view(), Activation::none, sparse);
+    benchmark::DoNotOptimize(y.bytes.data());
+  }
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  report(state, s, weight_bytes(w), 2.0 * double(K) * double(M));
+  state.SetLabel(std::string(format_name(f)) + (sparse ? " sparse" : " dense"));
+}
+BENCHMARK(BM_MatmulVecSparse)
+    ->ArgNames({"fmt", "sparse"})
+    ->ArgsProduct({{kFp16, kQ4K}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();

@@ -311,7 +311,8 @@ void transcribed(Path p, const Matrix& w, const TensorView& x, const TensorView&
 TEST_P(MatmulFormatTest, EqualsTheTranscribedCanonicalOrderBitForBit) {
   const WeightFormat f = GetParam();
   const int64_t step = k_step(f);
-  const int64_t Ks[] = {std::max<int64_t>(step, 36 / step * step), (620 + step - 1) / step * step, 1024 + step};
+  // 8192: a single token's rows walked side by side (matmul_vec.simd.cpp kWideK)
+  const int64_t Ks[] = {std::max<int64_t>(step, 36 / step * step), (620 + step - 1) / step * step, 1024 + step, 8192};
   uint64_t seed = 500 + uint64_t(f);
   for (int64_t K : Ks) {
     for (int64_t T : {int64_t(1), int64_t(9)}) {
@@ -410,6 +411,58 @@ TEST(MatmulEdgeTest, SparseSkipsNonFiniteWeightsUnderZeroQuads) {
   EXPECT_TRUE(std::isnan(dense.view().f32()[1]));
   EXPECT_EQ(sparse.view().f32()[1], 0.5f * (K - 4));
   EXPECT_EQ(dense.view().f32()[0], sparse.view().f32()[0]);
+}
+
+// The sparse op runs the dense update and recomputes, with the literal skip,
+// any row whose sum comes out NaN (matmul_vec.simd.cpp, "sparse input as a
+// dense update"). Non-finite weights under zero quads in some rows (fp16: Inf
+// and NaN values; q4_k, q6_k: an Inf block scale, so the whole block is
+// non-finite), one NaN weight under a nonzero quad (NaN either way): the
+// kernel must still give the transcription's bits, on the lane loop (T = 3),
+// the single-token fast paths (T = 1) and wide rows walked side by side (K = 8192).
+TEST(MatmulEdgeTest, SparseWithNonFiniteWeightsEqualsTheLiteralSkip) {
+  for (WeightFormat f : {WeightFormat::fp16, WeightFormat::q4_k, WeightFormat::q6_k}) {
+    for (int64_t K : {int64_t(512), int64_t(8192)}) {
+      for (int64_t T : {int64_t(1), int64_t(3)}) {
+        const int64_t M = 10;
+        const Matrix base = random_matrix(f, K, M, 900 + uint64_t(K) + uint64_t(f));
+        std::vector<uint8_t> bytes(base.data, base.data + base.data_bytes);
+        const int64_t row_bytes = int64_t(base.data_bytes) / M;
+        auto poison = [&](int64_t m, int64_t k, uint16_t bits) {  // the weight, or its block's scale
+          uint8_t* at = bytes.data() + m * row_bytes;
+          if (f == WeightFormat::fp16) at += 2 * k;
+          else if (f == WeightFormat::q4_k) at += (k / 256) * 144;        // d
+          else at += (k / 256) * 210 + 208;                               // d
+          std::memcpy(at, &bits, 2);
+        };
+        Tensor x = random_input(K, T, DType::f16, 77 + uint64_t(K), true);
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t k = 256; k < 512; ++k) x.view().set(t * K + k, (k & 1) ? -0.0f : 0.0f);
+        poison(1, 260, 0x7c00);  // Inf under a zero quad
+        poison(4, 300, 0x7e00);  // NaN under a zero quad
+        poison(9, 508, 0xfc00);  // -Inf under a zero quad (last rows: the group tail)
+        if (f == WeightFormat::fp16) {
+          x.view().set(40, 1.0f);  // a nonzero quad (token 0)
+          poison(6, 40, 0x7e00);            // NaN under it: NaN on both paths
+        }
+        Matrix w = base;
+        w.data = bytes.data();
+        for (Activation act : kActs) {
+          Tensor got(DType::f32, Shape(M, T, 1)), want(DType::f32, Shape(M, T, 1)), dense(DType::f32, Shape(M, T, 1));
+          matmul_vec(w, x.view(), got.view(), act, true);
+          transcribed(Path::vec_sparse, w, x.view(), want.view(), act);
+          const std::string where = fmt::format("{} K {} T {} {}", format_name(f), K, T, activation_name(act));
+          ASSERT_EQ(got.bytes, want.bytes) << where;
+          for (int64_t m : {1, 4, 9}) EXPECT_FALSE(std::isnan(got.view().f32()[m])) << where << " row " << m;
+          if (f == WeightFormat::fp16) {
+            EXPECT_TRUE(std::isnan(got.view().f32()[6])) << where;
+          }
+          matmul_vec(w, x.view(), dense.view(), Activation::none, false);
+          EXPECT_TRUE(std::isnan(dense.view().f32()[1])) << where << ": the dense update must meet the NaN";
+        }
+      }
+    }
+  }
 }
 
 // matmul picks mat iff T % 32 == 0 (sparse is then ignored), else vec.

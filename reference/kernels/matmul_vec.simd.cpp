@@ -8,6 +8,8 @@
 //        p_i = p_i + dot4(W[r][4c..4c+3], x[4c..4c+3])
 //      with dot4 = ((w0*x0 + w1*x1) + w2*x2) + w3*x3 (every * and + rounded to f32).
 //      Sparse input: the update is skipped when x[4c..4c+3] are all == 0 (+0 or -0).
+//      (Run as the dense update where that provably gives the same bits, with
+//      the literal skip where it might not: "sparse input as a dense update".)
 //   2. tree: for s = 64, 32, 16, 8, 4, 2, 1: p_i = p_i + p_{i+s} for i < s.
 //   3. y = act(p_0) in f32 (canon_activate), rounded once to y's dtype.
 // Weights are the f32 values of matmul_weights.inc (blocks.h); x is f16 or f32.
@@ -46,6 +48,12 @@ constexpr int kRows = 4;                   // output rows per workgroup
 constexpr int kBlock = 4 * kLanes;         // values of K in one lane block (kLanes threads)
 constexpr int kSlots = kThreads / kLanes;  // lane blocks per sweep of the 128 threads
 constexpr int kTokenChunk = 8;             // tokens sharing one decode of the weights
+// From this K on, a single token's rows are walked side by side (accumulate_any):
+// its f32 x scratch (32 KiB) no longer fits L1 beside the weight stream.
+// Measured on Zen 4 (bench/README.md): at K = 8192 (1.5b ffn.matmul_v) 4 rows
+// side by side took 0.67x the time of one row after the other; at K = 2048
+// and 4096 they took 1.1-1.8x.
+constexpr int64_t kWideK = 8192;
 static_assert(kDecodeChunk % kBlock == 0);
 
 // Regroups token x (K values) into x_scratch: lane block b holds, at
@@ -143,16 +151,21 @@ inline void accumulate(const Row* rows, int nr_rt, int nt_rt, int64_t b_begin, i
   }
 }
 
-template <bool kSparse, class Row>
+// The dense update (sparse ops too: see "sparse input as a dense update").
+template <class Row>
 inline void accumulate_any(const Row* rows, int nr, int nt, int64_t b_begin, int64_t b_end, const float* xs,
                            const float* nz, int64_t x_stride, int64_t nz_stride, Lane (*P)[kRows][kSlots]) {
-  if (nt == 1) {  // one row after the other: the rows of a group are one sequential stream in memory
+  if (nt == 1 && nr == kRows && (b_end - b_begin) * kBlock >= kWideK) {
+    // A wide token (its regrouped x fills L1): the group's rows side by side,
+    // so each x block read from L2 serves all of them.
+    accumulate<false, kRows, 1>(rows, nr, nt, b_begin, b_end, xs, nz, x_stride, nz_stride, P);
+  } else if (nt == 1) {  // one row after the other: the rows of a group are one sequential stream in memory
     for (int r = 0; r < nr; ++r)
-      accumulate<kSparse, 1, 1>(rows, 1, 1, b_begin, b_end, xs, nz, x_stride, nz_stride, P, r);
+      accumulate<false, 1, 1>(rows, 1, 1, b_begin, b_end, xs, nz, x_stride, nz_stride, P, r);
   } else if (nr == kRows && nt == kTokenChunk)
-    accumulate<kSparse, kRows, kTokenChunk>(rows, nr, nt, b_begin, b_end, xs, nz, x_stride, nz_stride, P);
+    accumulate<false, kRows, kTokenChunk>(rows, nr, nt, b_begin, b_end, xs, nz, x_stride, nz_stride, P);
   else
-    accumulate<kSparse, 0, 0>(rows, nr, nt, b_begin, b_end, xs, nz, x_stride, nz_stride, P);
+    accumulate<false, 0, 0>(rows, nr, nt, b_begin, b_end, xs, nz, x_stride, nz_stride, P);
 }
 
 // Where each thread of a lane block sits: lane_of_thread[i] is the lane of
@@ -178,15 +191,15 @@ struct LaneTree {
   }
 };
 
-// Steps 2 and 3 for one row of one token; slots (the row's partials) are
-// consumed. Tree levels s >= kLanes pair thread i with i + s in the same lane
-// of another slot: whole-vector adds. The last levels pair threads inside
-// slot 0: taken out in thread order (lane_of_thread) and added one by one, or
-// on AVX-512 in the register: a permute brings thread i + s to thread i's lane
-// and one vector add does every p_i + p_{i+s} of the level (the same operands
-// in the same order; lanes of threads >= s compute values nobody reads).
-template <class Y>
-inline void reduce_and_store(Lane* slots, const LaneTree& tree, Activation act, Y* out) {
+// Step 2 for one row of one token: the tree over the row's partials (slots are
+// consumed); returns p_0. Tree levels s >= kLanes pair thread i with i + s in
+// the same lane of another slot: whole-vector adds. The last levels pair
+// threads inside slot 0: taken out in thread order (lane_of_thread) and added
+// one by one, or on AVX-512 in the register: a permute brings thread i + s to
+// thread i's lane and one vector add does every p_i + p_{i+s} of the level
+// (the same operands in the same order; lanes of threads >= s compute values
+// nobody reads).
+inline float reduce(Lane* slots, const LaneTree& tree) {
   int s = kThreads / 2;
   for (; s >= kLanes; s /= 2)
     for (int j = 0; j < s / kLanes; ++j) slots[j] = slots[j] + slots[j + s / kLanes];
@@ -195,7 +208,7 @@ inline void reduce_and_store(Lane* slots, const LaneTree& tree, Activation act, 
   for (int k = 0; k < 4; ++k) v = _mm512_add_ps(v, _mm512_maskz_permutexvar_ps(kAll16, tree.pull[k], v));
   alignas(64) float lanes[kLanes];
   _mm512_store_ps(lanes, v);
-  lane_store_any(out, canon_activate(act, lanes[tree.lane_of_thread[0]]));
+  return lanes[tree.lane_of_thread[0]];
 #else
   alignas(64) float lanes[kLanes];
   lane_store(lanes, slots[0]);
@@ -203,8 +216,53 @@ inline void reduce_and_store(Lane* slots, const LaneTree& tree, Activation act, 
   for (int i = 0; i < kLanes; ++i) p[i] = lanes[tree.lane_of_thread[i]];
   for (; s >= 1; s /= 2)
     for (int i = 0; i < s; ++i) p[i] = p[i] + p[i + s];
-  lane_store_any(out, canon_activate(act, p[0]));
+  return p[0];
 #endif
+}
+
+// SPARSE INPUT AS A DENSE UPDATE (no effect on bits). Skipping a quad whose
+// four inputs are all zero changes nothing when its weights are finite: each
+// w*x is then +0 or -0, so is dot4, and p + (+-0) == p because p is never -0
+// (it starts at +0, and a sum is -0 only when both operands are). So the
+// sparse op runs the dense update, without the per-quad flag test, and checks
+// each row's p_0: a non-finite weight in a skipped quad makes that quad's dot4
+// NaN (inf*0, NaN*0), which no later add removes, so a p_0 that is not NaN
+// proves the two orders gave the same partials. A NaN row is recomputed with
+// the literal skip (sparse_row below), whose bits are the canonical ones.
+template <class Y>
+void sparse_row(const VecArgs& a, int64_t t, int64_t m, const LaneTree& tree, Y* y);
+
+// Steps 2 and 3 for row m of token t: y = act(p_0) rounded once; with
+// kSparse, a NaN p_0 (see above) sends the row to sparse_row.
+template <bool kSparse, class Y>
+inline void reduce_and_store(Lane* slots, const LaneTree& tree, const VecArgs& a, int64_t t, int64_t m, Y* y) {
+  const float p0 = reduce(slots, tree);
+  if (kSparse && p0 != p0) return sparse_row(a, t, m, tree, y);
+  lane_store_any(y + t * a.w.M + m, canon_activate(a.act, p0));
+}
+
+template <class Y>
+void sparse_row(const VecArgs& a, int64_t t, int64_t m, const LaneTree& tree, Y* y) {
+  const auto& w = a.w;
+  const int64_t K = w.K, Kp = matmul_detail::padded_k(K), blocks = (K + kBlock - 1) / kBlock;
+  const float* xs = a.x_scratch + t * Kp;
+  const float* nz = a.x_nonzero + t * Kp / 4;
+  Lane P[1][kRows][kSlots];
+  for (int s = 0; s < kSlots; ++s) P[0][0][s] = lane_splat<Lane>(0.0f);
+  if (w.format == WeightFormat::fp16) {
+    const F16Row row{reinterpret_cast<const uint16_t*>(w.data) + m * K, K};
+    accumulate<true, 1, 1>(&row, 1, 1, 0, blocks, xs, nz, Kp, Kp / 4, P);
+  } else {
+    alignas(64) float chunk[kDecodeChunk];
+    for (int64_t k0 = 0; k0 < K; k0 += kDecodeChunk) {
+      const int64_t n = K - k0 < kDecodeChunk ? K - k0 : kDecodeChunk;
+      decode_weights(w, m, k0, n, chunk);
+      for (int64_t i = n; i < kDecodeChunk; ++i) chunk[i] = 0.0f;
+      const DecodedRow row{chunk, k0};
+      accumulate<true, 1, 1>(&row, 1, 1, k0 / kBlock, (k0 + n + kBlock - 1) / kBlock, xs, nz, Kp, Kp / 4, P);
+    }
+  }
+  lane_store_any(y + t * w.M + m, canon_activate(a.act, reduce(P[0][0], tree)));
 }
 
 #if defined(RWKV_SIMD_VARIANT_avx512)
@@ -226,8 +284,8 @@ inline void reduce_and_store(Lane* slots, const LaneTree& tree, Activation act, 
 //         S_j * (f32(q) - 32) with S_j = f32(d)*sc_j as decode_q6_k_block
 //         (f32(q) - 32 is exact: the decoder's f32(q - 32)).
 // The accumulation is the lane loop's: block b into slot b % kSlots, dot4,
-// p + d (sparse: only where the quad is nonzero; a masked add, the same as
-// the select), then reduce_and_store. Rows go one after the other (one
+// p + d (sparse input too, as the lane loop: see "sparse input as a dense
+// update"), then reduce_and_store. Rows go one after the other (one
 // sequential stream per thread), 8 blocks at a time so the slots stay in
 // registers, with a software prefetch a few blocks ahead.
 // fp16 stays on the lane loop: an fp16 version of this path (two vpermt2w per
@@ -244,17 +302,11 @@ bool fast_perm_ok(const int* lane_quad) {
 
 // x block b of the regrouped token and, for sparse input, the mask of lanes
 // whose quad is nonzero.
-template <bool kSparse>
-inline void fast_update(Lane& p, Lane w0, Lane w1, Lane w2, Lane w3, const float* xs, const float* nz, int64_t b) {
+inline void fast_update(Lane& p, Lane w0, Lane w1, Lane w2, Lane w3, const float* xs, int64_t b) {
   const float* xq = xs + b * kBlock;
   const Lane d = dot4(w0, w1, w2, w3, lane_load<Lane>(xq), lane_load<Lane>(xq + kLanes),
                       lane_load<Lane>(xq + 2 * kLanes), lane_load<Lane>(xq + 3 * kLanes));
-  if constexpr (kSparse) {
-    const __mmask16 m = _mm512_cmpneq_ps_mask(_mm512_loadu_ps(nz + b * kLanes), _mm512_setzero_ps());
-    p = Lane(_mm512_mask_add_ps(p, m, p, d));
-  } else {
-    p = p + d;
-  }
+  p = p + d;
 }
 
 struct FastQ4K {
@@ -303,8 +355,7 @@ inline void q4k_scales(const uint8_t* b, float* D, float* Mn) {
   }
 }
 
-template <bool kSparse>
-void fast_row_q4k(const FastQ4K& f, const uint8_t* row, int64_t K, const float* xs, const float* nz, Lane* P) {
+void fast_row_q4k(const FastQ4K& f, const uint8_t* row, int64_t K, const float* xs, Lane* P) {
   const int64_t superblocks = K / 256;  // K % 256 == 0 for q4_k (validate_matrix)
   static_assert(kSlots == 8 && kBlock == 64);
   Lane acc[kSlots];
@@ -323,7 +374,7 @@ void fast_row_q4k(const FastQ4K& f, const uint8_t* row, int64_t K, const float* 
       for (int g = 0; g < 4; ++g) {
         Lane w0, w1, w2, w3;
         f.load(blk, g, D, Mn, w0, w1, w2, w3);
-        fast_update<kSparse>(acc[4 * h + g], w0, w1, w2, w3, xs, nz, (sb + h) * 4 + g);
+        fast_update(acc[4 * h + g], w0, w1, w2, w3, xs, (sb + h) * 4 + g);
       }
     }
   }
@@ -333,7 +384,7 @@ void fast_row_q4k(const FastQ4K& f, const uint8_t* row, int64_t K, const float* 
     for (int g = 0; g < 4; ++g) {
       Lane w0, w1, w2, w3;
       f.load(blk, g, D, Mn, w0, w1, w2, w3);
-      fast_update<kSparse>(acc[g], w0, w1, w2, w3, xs, nz, sb * 4 + g);
+      fast_update(acc[g], w0, w1, w2, w3, xs, sb * 4 + g);
     }
   }
   for (int s = 0; s < kSlots; ++s) P[s] = acc[s];
@@ -374,8 +425,7 @@ struct FastQ6K {
   }
 };
 
-template <bool kSparse>
-void fast_row_q6k(const FastQ6K& f, const uint8_t* row, int64_t K, const float* xs, const float* nz, Lane* P) {
+void fast_row_q6k(const FastQ6K& f, const uint8_t* row, int64_t K, const float* xs, Lane* P) {
   const int64_t superblocks = K / 256;
   Lane acc[kSlots];
   for (int s = 0; s < kSlots; ++s) acc[s] = lane_splat<Lane>(0.0f);
@@ -391,7 +441,7 @@ void fast_row_q6k(const FastQ6K& f, const uint8_t* row, int64_t K, const float* 
     for (int g = 0; g < 4; ++g) {
       Lane w0, w1, w2, w3;
       f.load(blk, g / 2, g % 2, S, w0, w1, w2, w3);
-      fast_update<kSparse>(acc[slot0 + g], w0, w1, w2, w3, xs, nz, sb * 4 + g);
+      fast_update(acc[slot0 + g], w0, w1, w2, w3, xs, sb * 4 + g);
     }
   };
   int64_t sb = 0;
@@ -429,10 +479,10 @@ void run(const VecArgs& a, Y* y) {
     for (int64_t m = 0; m < M; ++m) {
       Lane P[kSlots];
       if (w.format == WeightFormat::q4_k)
-        fast_row_q4k<kSparse>(q4k, w.data + m * w.row_bytes, K, a.x_scratch, a.x_nonzero, P);
+        fast_row_q4k(q4k, w.data + m * w.row_bytes, K, a.x_scratch, P);
       else
-        fast_row_q6k<kSparse>(q6k, w.data + m * w.row_bytes, K, a.x_scratch, a.x_nonzero, P);
-      reduce_and_store(P, tree, a.act, y + m);
+        fast_row_q6k(q6k, w.data + m * w.row_bytes, K, a.x_scratch, P);
+      reduce_and_store<kSparse>(P, tree, a, 0, m, y);
     }
     return;
   }
@@ -453,7 +503,7 @@ void run(const VecArgs& a, Y* y) {
       if (w.format == WeightFormat::fp16) {
         F16Row rows[kRows];
         for (int r = 0; r < nr; ++r) rows[r] = F16Row{reinterpret_cast<const uint16_t*>(w.data) + (m0 + r) * K, K};
-        accumulate_any<kSparse>(rows, nr, nt, 0, blocks, xs, nz, Kp, Kp / 4, P);
+        accumulate_any(rows, nr, nt, 0, blocks, xs, nz, Kp, Kp / 4, P);
       } else {
         for (int64_t k0 = 0; k0 < K; k0 += kDecodeChunk) {
           const int64_t n = K - k0 < kDecodeChunk ? K - k0 : kDecodeChunk;
@@ -464,11 +514,11 @@ void run(const VecArgs& a, Y* y) {
             for (int64_t i = n; i < kDecodeChunk; ++i) chunk[r][i] = 0.0f;
             rows[r] = DecodedRow{chunk[r], k0};
           }
-          accumulate_any<kSparse>(rows, nr, nt, k0 / kBlock, b_end, xs, nz, Kp, Kp / 4, P);
+          accumulate_any(rows, nr, nt, k0 / kBlock, b_end, xs, nz, Kp, Kp / 4, P);
         }
       }
       for (int t = 0; t < nt; ++t)
-        for (int r = 0; r < nr; ++r) reduce_and_store(P[t][r], tree, a.act, y + (t0 + t) * M + m0 + r);
+        for (int r = 0; r < nr; ++r) reduce_and_store<kSparse>(P[t][r], tree, a, t0 + t, m0 + r, y);
     }
   }
 }
