@@ -125,11 +125,12 @@ void BM_MatmulMat(benchmark::State& state) {
   state.SetLabel(std::string(format_name(f)));
 }
 
-constexpr int64_t kFp16 = int64_t(WeightFormat::fp16), kQ4K = int64_t(WeightFormat::q4_k);
+constexpr int64_t kFp16 = int64_t(WeightFormat::fp16), kQ4K = int64_t(WeightFormat::q4_k),
+                  kQ6K = int64_t(WeightFormat::q6_k);  // q6_k: the head of llama.cpp's Q4_K mixes
 
 BENCHMARK(BM_MatmulVec)
     ->ArgNames({"fmt", "C", "cold"})
-    ->ArgsProduct({{kFp16, kQ4K}, {2048, 4096}, {0, 1}})
+    ->ArgsProduct({{kFp16, kQ4K, kQ6K}, {2048, 4096}, {0, 1}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK(BM_MatmulMat)

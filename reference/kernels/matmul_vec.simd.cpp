@@ -54,6 +54,11 @@ constexpr int kTokenChunk = 8;             // tokens sharing one decode of the w
 // side by side took 0.67x the time of one row after the other; at K = 2048
 // and 4096 they took 1.1-1.8x.
 constexpr int64_t kWideK = 8192;
+// What one output costs beyond its K multiply-adds (the tree, the activation,
+// the store), in multiply-adds, for the OpenMP threshold: a LoRA matrix with
+// K = 64 and M = 2048 is 131K MACs, below kParallelMinMacs, but its 2048 trees
+// make it as slow as a 1.4M-MAC product (measured: 54 ns a row on Zen 4).
+constexpr int64_t kRowCost = 512;
 static_assert(kDecodeChunk % kBlock == 0);
 
 // Regroups token x (K values) into x_scratch: lane block b holds, at
@@ -279,10 +284,10 @@ void sparse_row(const VecArgs& a, int64_t t, int64_t m, const LaneTree& tree, Y*
 //         shifted to the index bits) in the two sub-blocks' 16-entry tables
 //         D_j*f32(q) - M_j, each entry computed with the decoder's own two
 //         operations, so every weight has decode_q4_k_block's bits;
-//   q6_k: the 64 six-bit codes assembled from ql and qh by byte shifts, the
-//         same dword permute, element e shifted down and masked, then
-//         S_j * (f32(q) - 32) with S_j = f32(d)*sc_j as decode_q6_k_block
-//         (f32(q) - 32 is exact: the decoder's f32(q - 32)).
+//   q6_k: the 64 six-bit codes assembled from ql and qh by byte shifts, 32
+//         subtracted in each byte, the same dword permute, element e taken out
+//         sign-extended, then S_j * f32(q - 32) with S_j = f32(d)*sc_j, as
+//         decode_q6_k_block.
 // The accumulation is the lane loop's: block b into slot b % kSlots, dot4,
 // p + d (sparse input too, as the lane loop: see "sparse input as a dense
 // update"), then reduce_and_store. Rows go one after the other (one
@@ -410,18 +415,19 @@ struct FastQ6K {
     __m512i hi = h ? _mm512_maskz_srli_epi16(kAll32, qh, 4) : qh;
     hi = _mm512_mask_srli_epi16(hi, __mmask32(0xffff0000u), hi, 2);
     hi = _mm512_maskz_slli_epi16(kAll32, _mm512_and_si512(hi, m3), 4);
-    const __m512i codes = _mm512_maskz_permutexvar_epi32(kAll16, lane_quads, _mm512_or_si512(lo, hi));
+    // q - 32 in each byte (signed, exact), then the dword permute: element e
+    // of lane l's quad in byte e, taken out sign-extended by two shifts.
+    const __m512i q32 = _mm512_maskz_sub_epi8(~__mmask64(0), _mm512_or_si512(lo, hi), _mm512_set1_epi8(32));
+    const __m512i codes = _mm512_maskz_permutexvar_epi32(kAll16, lane_quads, q32);
     // lane l's quad perm(l) lies in the 16-value group perm(l)/4 = l % 4
     const Lane scale = Lane(_mm512_maskz_broadcast_f32x4(kAll16, _mm_loadu_ps(S + 8 * n + 4 * h)));
-    const __m512i m63 = _mm512_set1_epi32(63);
-    const Lane k32 = lane_splat<Lane>(32.0f);
-    auto value = [&](__m512i c) {  // S * f32(q - 32); f32(q) - 32 is exact
-      return scale * (Lane(_mm512_maskz_cvtepi32_ps(kAll16, _mm512_and_si512(c, m63))) - k32);
+    auto value = [&](__m512i c) {  // S * f32(q - 32), as the decoder
+      return scale * Lane(_mm512_maskz_cvtepi32_ps(kAll16, c));
     };
-    a = value(codes);
-    b = value(_mm512_maskz_srli_epi32(kAll16, codes, 8));
-    c = value(_mm512_maskz_srli_epi32(kAll16, codes, 16));
-    d = value(_mm512_maskz_srli_epi32(kAll16, codes, 24));
+    a = value(_mm512_maskz_srai_epi32(kAll16, _mm512_maskz_slli_epi32(kAll16, codes, 24), 24));
+    b = value(_mm512_maskz_srai_epi32(kAll16, _mm512_maskz_slli_epi32(kAll16, codes, 16), 24));
+    c = value(_mm512_maskz_srai_epi32(kAll16, _mm512_maskz_slli_epi32(kAll16, codes, 8), 24));
+    d = value(_mm512_maskz_srai_epi32(kAll16, codes, 24));
   }
 };
 
@@ -475,7 +481,7 @@ void run(const VecArgs& a, Y* y) {
       (w.format == WeightFormat::q4_k || w.format == WeightFormat::q6_k)) {
     const FastQ4K q4k;
     const FastQ6K q6k;
-#pragma omp parallel for schedule(static) if (K * M >= kParallelMinMacs)
+#pragma omp parallel for schedule(static) if (M * (K + kRowCost) >= kParallelMinMacs)
     for (int64_t m = 0; m < M; ++m) {
       Lane P[kSlots];
       if (w.format == WeightFormat::q4_k)
@@ -487,7 +493,7 @@ void run(const VecArgs& a, Y* y) {
     return;
   }
 #endif
-#pragma omp parallel for schedule(static) if (K * M * T >= kParallelMinMacs)
+#pragma omp parallel for schedule(static) if (M * T * (K + kRowCost) >= kParallelMinMacs)
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t m0 = g * kRows;
     const int nr = int(M - m0 < kRows ? M - m0 : kRows);
