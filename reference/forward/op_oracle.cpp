@@ -71,16 +71,18 @@ ErrorStats compare_state_rows(const LayerState& s, const std::vector<double>& wa
 }
 
 // sum w[k] * x[k] in double as 8 interleaved partial sums (k mod 8), added
-// ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)). Each lane of a vector
-// version does exactly one partial's operations (no FMA: -ffp-contract=off),
-// so every clone gives the same bits.
-__attribute__((target_clones("avx512f", "avx2", "default"))) double dot8(const double* w, const double* x,
+// ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)). w is the row's decoded
+// f32 weights, widened here (exact), so a decode step converts each weight
+// once, in the same pass as its product. Each lane of a vector version does
+// exactly one partial's operations (no FMA: -ffp-contract=off; the products
+// of two floats are exact in double anyway), so every clone gives the same bits.
+__attribute__((target_clones("avx512f", "avx2", "default"))) double dot8(const float* w, const double* x,
                                                                           int64_t K) {
   double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t k = 0;
   for (; k + 8 <= K; k += 8)
-    for (int j = 0; j < 8; ++j) p[j] += w[k + j] * x[k + j];  // products of floats: exact in double
-  for (int j = 0; k < K; ++k, ++j) p[j] += w[k] * x[k];
+    for (int j = 0; j < 8; ++j) p[j] += double(w[k + j]) * x[k + j];
+  for (int j = 0; k < K; ++k, ++j) p[j] += double(w[k]) * x[k];
   return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
 }
 
@@ -114,13 +116,11 @@ std::vector<double> matmul_f64(const Matrix& w, const oracle::Operand& x, Activa
 #pragma omp parallel if (K * M * T >= kParallelMinMacs)
   {
     std::vector<float> row(static_cast<size_t>(K));
-    std::vector<double> wd(static_cast<size_t>(K));
 #pragma omp for schedule(static)
     for (int64_t m = 0; m < M; ++m) {
       blocks::dequantize_row(w, m, row.data());
-      for (int64_t k = 0; k < K; ++k) wd[size_t(k)] = double(row[size_t(k)]);
       for (int64_t t = 0; t < T; ++t)
-        y[size_t(t * M + m)] = oracle::activate_f64(act, dot8(wd.data(), xd.data() + t * K, K));
+        y[size_t(t * M + m)] = oracle::activate_f64(act, dot8(row.data(), xd.data() + t * K, K));
     }
   }
   return y;
