@@ -171,3 +171,22 @@ BENCHMARK(BM_MatmulVecSparse)
     ->ArgsProduct({{kFp16, kQ4K}, {0, 1}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
+
+// A LoRA matrix of a decode step (1.5b's w2: K = 64, M = 2048): few
+// multiply-adds per output, so the per-output tree and store dominate.
+void BM_MatmulVecNarrow(benchmark::State& state) {
+  const int64_t K = state.range(0), M = 2048;
+  bench::machine_limits();
+  const Matrix w = random_matrix(WeightFormat::fp16, K, M, 78);
+  Tensor x = random_activations(K, 1);
+  Tensor y(DType::f16, Shape(M, 1, 1));
+  const auto t0 = Clock::now();
+  for (auto _ : state) {
+    matmul_vec(w, x.view(), y.view(), Activation::none);
+    benchmark::DoNotOptimize(y.bytes.data());
+  }
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  report(state, s, weight_bytes(w), 2.0 * double(K) * double(M));
+  state.counters["ns_per_output"] = s / double(state.iterations()) / double(M) * 1e9;
+}
+BENCHMARK(BM_MatmulVecNarrow)->ArgName("K")->Arg(32)->Arg(64)->Arg(128)->Unit(benchmark::kMicrosecond)->UseRealTime();

@@ -30,6 +30,8 @@
 // A single token on AVX-512 with q4_k or q6_k weights takes the fast
 // path below run(): the same lanes and order, the weights regrouped by cheaper
 // instructions (set_matmul_vec_fast_path switches it off for comparisons).
+#include <cstring>
+
 #include "reference/simd/variant.h"
 #include "reference/kernels/parallel_work.h"
 #include "reference/kernels/matmul_detail.h"
@@ -96,11 +98,11 @@ struct F16Row {  // fp16 read directly
     if (e0 + kBlock <= K) {
       a = lane_load_f16<Lane>(row + e0), b = lane_load_f16<Lane>(row + e0 + kLanes);
       c = lane_load_f16<Lane>(row + e0 + 2 * kLanes), d = lane_load_f16<Lane>(row + e0 + 3 * kLanes);
-    } else {
-      alignas(64) float t[kBlock];
-      for (int i = 0; i < kBlock; ++i) t[i] = e0 + i < K ? lane_load_f16<float>(row + e0 + i) : 0.0f;
-      a = lane_load<Lane>(t), b = lane_load<Lane>(t + kLanes), c = lane_load<Lane>(t + 2 * kLanes),
-      d = lane_load<Lane>(t + 3 * kLanes);
+    } else {  // the row's last, partial block: its halves copied beside f16 zeros (+0.0), then widened as above
+      alignas(64) uint16_t t[kBlock] = {};
+      std::memcpy(t, row + e0, size_t(K - e0) * sizeof(uint16_t));
+      a = lane_load_f16<Lane>(t), b = lane_load_f16<Lane>(t + kLanes), c = lane_load_f16<Lane>(t + 2 * kLanes),
+      d = lane_load_f16<Lane>(t + 3 * kLanes);
     }
     lane_transpose_quads(a, b, c, d);
   }
