@@ -1,49 +1,24 @@
 #pragma once
-// Data dependencies between the ops of a plan, from the names of the buffers
-// they read and write (reference/plan/op_plan.h) and the recurrent state they
-// touch: read-after-write, write-after-read and write-after-write on the same
-// resource. The checker takes the times at which every op ran and names the
-// ops that started before an op they depend on had completed: what a schedule
-// that breaks a dependency (deferred batching) gets wrong.
-//
-// Resources: every plan buffer (n is one resource: its four planes are
-// written by four blits), and per layer two state resources, "state.L.att"
-// (rows 0..N: the attention token-shift vector and the WKV state) and
-// "state.L.ffn" (row N+1). token_shift reads the state (it never writes it),
-// time_mix_v7 reads and writes state.L.att, channel_mix_v7 writes
-// state.L.ffn (spec 3.2, 3.3, 3.7). Weights are read-only: no hazards.
+// The checker of a schedule against the data dependencies of its plan
+// (reference/plan/dependencies.h: resources, read/write sets, hazards): it
+// takes the times at which every op ran and names the ops that started before
+// an op they depend on had completed: what a schedule that breaks a dependency
+// (deferred batching) gets wrong.
 #include <cstdint>
 #include <span>
-#include <string>
-#include <string_view>
 #include <vector>
 
-#include "reference/plan/op_plan.h"
+#include "reference/plan/dependencies.h"
 
 namespace rwkv::simgpu {
 
-enum class Hazard : uint8_t { read_after_write, write_after_read, write_after_write };
-std::string_view hazard_name(Hazard h);  // "RAW", "WAR", "WAW"
-
-struct Access {
-  std::vector<uint32_t> reads, writes;  // resource ids
-};
-
-struct ResourceTable {
-  std::vector<std::string> names;  // resource id -> name
-  std::vector<Access> ops;         // per op, in plan order
-  uint32_t id(const std::string& name);  // interns
-};
-
-ResourceTable op_resources(const plan::Plan& plan);
-
-// Within one step: for every op, the earlier ops it must follow and why.
-struct Dependency {
-  uint32_t producer = 0;  // op index
-  uint32_t resource = 0;
-  Hazard hazard = Hazard::read_after_write;
-};
-std::vector<std::vector<Dependency>> step_dependencies(const ResourceTable& table);
+using plan::Access;
+using plan::Dependency;
+using plan::Hazard;
+using plan::hazard_name;
+using plan::op_resources;
+using plan::ResourceTable;
+using plan::step_dependencies;
 
 // When one op instance (step s, op i: instance s * ops + i) ran.
 struct OpRun {
