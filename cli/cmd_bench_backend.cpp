@@ -212,6 +212,7 @@ void run_backend_bench(const BackendBenchArgs& a) {
         if (inflight) r.strategy += fmt::format("={}", so.in_flight);
         if (so.pdl) r.strategy += "+pdl";
         if (so.wmma) r.strategy += "+wmma";
+        if (so.dag) r.strategy += "+dag";
         const auto t0 = Clock::now();
         size_t at = 0;
         for (int64_t len : forward::chunk_lengths(a.prefill, a.chunk)) {

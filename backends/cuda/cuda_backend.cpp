@@ -15,6 +15,7 @@
 #include "backends/cuda/cublas_gemm.h"
 #include "backends/cuda/kernels.h"
 #include "reference/formats/blocks.h"
+#include "reference/plan/dependencies.h"
 
 namespace rwkv::backends {
 
@@ -101,6 +102,9 @@ struct StepShape {
   size_t io_bytes = 0;
   int64_t T = 0;
   std::vector<Resolved> ops;
+  // dag: per op, the earlier ops it must follow (plan/dependencies.h, plus the
+  // chain of mat-path matmuls, which share the GEMM scratch and cuBLAS workspace).
+  std::vector<std::vector<uint32_t>> producers;
   std::map<std::pair<size_t, size_t>, cudaGraphExec_t> graphs;
   bool gemm_reserved = false;  // the cuBLAS scratch covers this shape's mat-path matmuls
   ~StepShape() {
@@ -109,6 +113,9 @@ struct StepShape {
 };
 
 constexpr size_t kMaxGraphsPerShape = 4096;
+// dag: streams besides the step's that a capture may fork onto (a decode layer
+// has at most 5 independent chains: r, k, and the w, a, g, v LoRA paths).
+constexpr int kDagSideStreams = 7;
 constexpr size_t kMaxShapes = 8;
 
 std::string shape_key(const plan::Plan& p) {
@@ -143,6 +150,7 @@ CudaOptions parse_cuda_backend_name(const std::string& name) {
     else if (opt == "canonical") o.canonical = true;
     else if (opt == "pdl") o.pdl = true;
     else if (opt == "wmma") o.wmma = true;
+    else if (opt == "dag") o.dag = true;
     else if (opt.rfind("inflight=", 0) == 0) {
       set(CudaStrategy::inflight);
       const std::string n = opt.substr(9);
@@ -160,10 +168,14 @@ CudaOptions parse_cuda_backend_name(const std::string& name) {
       o.device = int(v);
     } else {
       throw std::invalid_argument(fmt::format("backend '{}': unknown option '{}' (expected op, layer, token, graph, "
-                                              "inflight=N, canonical, pdl, wmma, device=I)",
+                                              "inflight=N, canonical, pdl, wmma, dag, device=I)",
                                               name, opt));
     }
   }
+  if (o.dag && o.strategy != CudaStrategy::graph)
+    throw std::invalid_argument(fmt::format("backend '{}': dag shapes the captured graph: it needs the graph strategy "
+                                            "(cuda:graph,dag)",
+                                            name));
   return o;
 }
 
@@ -184,6 +196,7 @@ std::string cuda_backend_name(const CudaOptions& o) {
   if (o.canonical) s += ",canonical";
   if (o.pdl) s += ",pdl";
   if (o.wmma) s += ",wmma";
+  if (o.dag) s += ",dag";
   if (o.device != 0) s += fmt::format(",device={}", o.device);
   return s;
 }
@@ -241,6 +254,11 @@ struct CudaBackend::Impl {
   int64_t steps = 0;  // steps begun since load
   cudaStream_t stream = nullptr;  // the current step's
   int slot = 0;
+  // dag: the side streams a capture forks onto, an event per captured op, and
+  // the fork point (recorded on the step's stream when a capture begins).
+  std::vector<cudaStream_t> side;
+  std::vector<cudaEvent_t> op_done;
+  cudaEvent_t fork = nullptr;
   // Weights and states.
   Arena weights;
   std::map<std::string, const uint16_t*> vectors;
@@ -306,6 +324,12 @@ struct CudaBackend::Impl {
     logits_step.clear();
     for (cudaEvent_t e : done) cudaEventDestroy(e);
     for (cudaStream_t s : streams) cudaStreamDestroy(s);
+    for (cudaEvent_t e : op_done) cudaEventDestroy(e);
+    for (cudaStream_t s : side) cudaStreamDestroy(s);
+    if (fork) cudaEventDestroy(fork);
+    op_done.clear();
+    side.clear();
+    fork = nullptr;
     done.clear();
     done_recorded.clear();
     streams.clear();
@@ -329,6 +353,14 @@ struct CudaBackend::Impl {
     logits_step.assign(size_t(n), -1);
     stream = streams[0];
     slot = 0;
+    if (opt.dag) {
+      for (int i = 0; i < kDagSideStreams; ++i) {
+        cudaStream_t s = nullptr;
+        check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "creating a side stream");
+        side.push_back(s);
+      }
+      check(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming), "creating an event");
+    }
   }
 
   void sync_all(const char* what) {
@@ -421,6 +453,22 @@ struct CudaBackend::Impl {
     s->cursors = reinterpret_cast<DevCursor*>(s->arena.at(at));
     s->tokens = reinterpret_cast<uint32_t*>(s->arena.at(at + align_up(size_t(p.T) * sizeof(DevCursor))));
     for (const plan::Op& op : p.ops) s->ops.push_back(resolve(*s, op));
+    if (opt.dag) {
+      const std::vector<std::vector<plan::Dependency>> deps = plan::step_dependencies(plan::op_resources(p));
+      s->producers.resize(deps.size());
+      int64_t last_mat = -1;
+      for (size_t i = 0; i < deps.size(); ++i) {
+        std::vector<uint32_t>& mine = s->producers[i];
+        for (const plan::Dependency& d : deps[i])
+          if (std::find(mine.begin(), mine.end(), d.producer) == mine.end()) mine.push_back(d.producer);
+        const Resolved& r = s->ops[i];
+        if (r.kind == Kernel::matmul && r.in[0].d1 % 32 == 0) {  // the mat path: shared GEMM scratch
+          if (last_mat >= 0 && std::find(mine.begin(), mine.end(), uint32_t(last_mat)) == mine.end())
+            mine.push_back(uint32_t(last_mat));
+          last_mat = int64_t(i);
+        }
+      }
+    }
     return s;
   }
 
@@ -581,6 +629,62 @@ struct CudaBackend::Impl {
     }
   }
 
+  // Launches ops [b, e) into the capture begun on `stream` as a graph with the
+  // plan's data dependencies as its only edges: an op goes on the stream of a
+  // producer it follows directly (that edge is then the stream order), else
+  // on an unused side stream, else on the stream whose last op is oldest (an
+  // edge the plan does not need: correct, less parallel); its other
+  // producers in the range are waited for through their ops' events. Ops
+  // before b were launched before the graph, on `stream`. Every side stream
+  // used joins `stream` at the end, as a capture requires.
+  void capture_dag(size_t b, size_t e) {
+    const size_t n = e - b;
+    while (op_done.size() < n) {
+      cudaEvent_t ev = nullptr;
+      check(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "creating an event");
+      op_done.push_back(ev);
+    }
+    const int S = 1 + int(side.size());
+    auto st = [&](int s) { return s == 0 ? stream : side[size_t(s - 1)]; };
+    std::vector<int64_t> last(size_t(S), -1);  // last op (absolute index) on each stream; -1: unused
+    std::vector<int> on(n, 0);                  // the stream of op b + j
+    check(cudaEventRecord(fork, stream), "recording the fork of a dag capture");
+    std::vector<bool> joined(size_t(S), false);
+    joined[0] = true;
+    for (size_t i = b; i < e; ++i) {
+      std::vector<uint32_t> deps;
+      for (uint32_t d : cur->producers[i])
+        if (d >= b) deps.push_back(d);
+      int s = -1;
+      for (uint32_t d : deps)  // the latest producer that ends a stream
+        if (last[size_t(on[d - b])] == int64_t(d) && (s < 0 || int64_t(d) > last[size_t(s)])) s = on[d - b];
+      if (s < 0) {
+        for (int c = 0; c < S && s < 0; ++c)
+          if (last[size_t(c)] < 0) s = c;
+        if (s < 0) {
+          s = 0;
+          for (int c = 1; c < S; ++c)
+            if (last[size_t(c)] < last[size_t(s)]) s = c;
+        }
+      }
+      if (!joined[size_t(s)]) {
+        check(cudaStreamWaitEvent(st(s), fork, 0), "forking a side stream into the capture");
+        joined[size_t(s)] = true;
+      }
+      for (uint32_t d : deps)
+        if (on[d - b] != s)
+          check(cudaStreamWaitEvent(st(s), op_done[d - b], 0), fmt::format("ordering op {} after {}", cur->ops[i].name,
+                                                                          cur->ops[d].name));
+      launch(cur->ops[i], st(s));
+      check(cudaEventRecord(op_done[i - b], st(s)), fmt::format("recording the end of op {}", cur->ops[i].name));
+      on[i - b] = s;
+      last[size_t(s)] = int64_t(i);
+    }
+    for (int s = 1; s < S; ++s)
+      if (last[size_t(s)] >= 0)
+        check(cudaStreamWaitEvent(stream, op_done[size_t(last[size_t(s)]) - b], 0), "joining a side stream");
+  }
+
   void run_graph(size_t b, size_t e) {
     auto key = std::make_pair(b, e);
     auto it = cur->graphs.find(key);
@@ -592,7 +696,9 @@ struct CudaBackend::Impl {
       check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal),
             fmt::format("beginning the capture of ops [{}, {})", b, e));
       try {
-        for (size_t i = b; i < e; ++i) launch(cur->ops[i], stream);
+        if (opt.dag) capture_dag(b, e);
+        else
+          for (size_t i = b; i < e; ++i) launch(cur->ops[i], stream);
       } catch (...) {
         cudaGraph_t g = nullptr;
         cudaStreamEndCapture(stream, &g);

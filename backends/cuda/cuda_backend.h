@@ -45,6 +45,7 @@ struct CudaOptions {
   bool canonical = false;
   bool pdl = false;
   bool wmma = false;  // prefill GEMMs on the built-in kernel, not cuBLAS
+  bool dag = false;   // graph only: the captured graph keeps the plan's data dependencies, no more (ops in parallel)
   int device = 0;
 };
 
