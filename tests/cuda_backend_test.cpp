@@ -415,7 +415,10 @@ struct WholeRun {
   size_t graphs = 0;
 };
 
-WholeRun run_whole(const Rwkv7Weights& w, const std::string& name) {
+// With switch_to: the steps run once under `name` (making every shape), then
+// the backend is switched (set_options) and the states reset, and the run
+// recorded is the second one.
+WholeRun run_whole(const Rwkv7Weights& w, const std::string& name, const std::string& switch_to = "") {
   backends::BackendOptions bo;
   bo.forward.activations = DType::f16;
   CudaBackend cuda(backends::parse_cuda_backend_name(name));
@@ -425,6 +428,24 @@ WholeRun run_whole(const Rwkv7Weights& w, const std::string& name) {
   std::vector<int64_t> steps = {32, 8, 1, 1, 1, 1, 1, 1};
   size_t at = 0;
   int64_t step = 0;
+  if (!switch_to.empty()) {
+    std::vector<std::vector<float>> initial;
+    for (int64_t l = 0; l < w.config.L; ++l) initial.push_back(cuda.read_state(l));
+    for (int64_t n : steps) {
+      const forward::Chunk chunk{0, std::span(tokens).subspan(at, size_t(n))};
+      at += size_t(n);
+      const forward::StepLayout layout = forward::layout_step(std::span(&chunk, 1), forward::LogitsFor::last, 1,
+                                                              w.config.V);
+      const plan::Plan p = plan::build_plan(w.config, n, layout.outputs);
+      cuda.begin_step(p, layout);
+      cuda.run_ops(0, p.ops.size());
+      cuda.end_step();
+    }
+    cuda.synchronize();
+    cuda.set_options(backends::parse_cuda_backend_name(switch_to));
+    for (int64_t l = 0; l < w.config.L; ++l) cuda.write_state(l, initial[size_t(l)]);
+    at = 0;
+  }
   for (int64_t n : steps) {
     const forward::Chunk chunk{0, std::span(tokens).subspan(at, size_t(n))};
     at += size_t(n);
@@ -483,6 +504,10 @@ TEST(CudaStrategies, DagGivesTheSequentialBitsOnA0p1bModel) {
     return loaded;
   }();
   const WholeRun base = run_whole(w, "cuda:graph");
+  // A loaded backend switched to dag (set_options, as bench does): shapes made before the switch.
+  const WholeRun switched = run_whole(w, "cuda:graph", "cuda:graph,dag");
+  EXPECT_EQ(switched.logits, base.logits) << "switched to cuda:graph,dag";
+  EXPECT_EQ(switched.states, base.states) << "switched to cuda:graph,dag";
   for (const char* name : {"cuda:graph,dag", "cuda:graph,dag,pdl"})
     for (int rep = 0; rep < 3; ++rep) {
       const WholeRun r = run_whole(w, name);

@@ -453,20 +453,19 @@ struct CudaBackend::Impl {
     s->cursors = reinterpret_cast<DevCursor*>(s->arena.at(at));
     s->tokens = reinterpret_cast<uint32_t*>(s->arena.at(at + align_up(size_t(p.T) * sizeof(DevCursor))));
     for (const plan::Op& op : p.ops) s->ops.push_back(resolve(*s, op));
-    if (opt.dag) {
-      const std::vector<std::vector<plan::Dependency>> deps = plan::step_dependencies(plan::op_resources(p));
-      s->producers.resize(deps.size());
-      int64_t last_mat = -1;
-      for (size_t i = 0; i < deps.size(); ++i) {
-        std::vector<uint32_t>& mine = s->producers[i];
-        for (const plan::Dependency& d : deps[i])
-          if (std::find(mine.begin(), mine.end(), d.producer) == mine.end()) mine.push_back(d.producer);
-        const Resolved& r = s->ops[i];
-        if (r.kind == Kernel::matmul && r.in[0].d1 % 32 == 0) {  // the mat path: shared GEMM scratch
-          if (last_mat >= 0 && std::find(mine.begin(), mine.end(), uint32_t(last_mat)) == mine.end())
-            mine.push_back(uint32_t(last_mat));
-          last_mat = int64_t(i);
-        }
+    // For dag graphs (computed for every shape: set_options may switch dag on later).
+    const std::vector<std::vector<plan::Dependency>> deps = plan::step_dependencies(plan::op_resources(p));
+    s->producers.resize(deps.size());
+    int64_t last_mat = -1;
+    for (size_t i = 0; i < deps.size(); ++i) {
+      std::vector<uint32_t>& mine = s->producers[i];
+      for (const plan::Dependency& d : deps[i])
+        if (std::find(mine.begin(), mine.end(), d.producer) == mine.end()) mine.push_back(d.producer);
+      const Resolved& r = s->ops[i];
+      if (r.kind == Kernel::matmul && r.in[0].d1 % 32 == 0) {  // the mat path: shared GEMM scratch
+        if (last_mat >= 0 && std::find(mine.begin(), mine.end(), uint32_t(last_mat)) == mine.end())
+          mine.push_back(uint32_t(last_mat));
+        last_mat = int64_t(i);
       }
     }
     return s;
