@@ -46,8 +46,19 @@ TEST_F(SimgpuHazards, BuffersGiveReadAfterWriteWriteAfterReadAndWriteAfterWrite)
   // ... control_k corrects k in place only after blit_kk copied it, and blit_n_k packs the corrected k.
   EXPECT_TRUE(depends(deps, t, at("blocks.0.att.control_k"), at("blocks.0.att.blit_kk"), "k", Hazard::write_after_read));
   EXPECT_TRUE(depends(deps, t, at("blocks.0.att.blit_n_k"), at("blocks.0.att.control_k"), "k", Hazard::read_after_write));
-  // The four blits into n write one buffer in turn.
-  EXPECT_TRUE(depends(deps, t, at("blocks.0.att.blit_n_v"), at("blocks.0.att.blit_n_k"), "n", Hazard::write_after_write));
+  // The four blits into n write disjoint planes: none waits for another; time_mix reads all four.
+  for (const char* a : {"k", "v", "a", "kk"})
+    for (const Dependency& d : deps[at(std::string("blocks.0.att.blit_n_") + a)])
+      EXPECT_EQ(p.ops[d.producer].name.find("blit_n_"), std::string::npos) << a << " waits for " << p.ops[d.producer].name;
+  for (int plane = 0; plane < 4; ++plane) {
+    const char* blit[] = {"k", "v", "a", "kk"};
+    EXPECT_TRUE(depends(deps, t, at("blocks.0.att.time_mix"), at(std::string("blocks.0.att.blit_n_") + blit[plane]),
+                        "n.plane" + std::to_string(plane), Hazard::read_after_write))
+        << plane;
+  }
+  // Layer 1's blit into plane 0 waits for layer 0's time_first, the last reader of the whole n.
+  EXPECT_TRUE(depends(deps, t, at("blocks.1.att.blit_n_k"), at("blocks.0.att.time_first"), "n.plane0",
+                      Hazard::write_after_read));
   // Layer 1's token shift into att_rx must wait for layer 0's matmul_r to have read it.
   EXPECT_TRUE(depends(deps, t, at("blocks.1.att.token_shift_r"), at("blocks.0.att.matmul_r"), "att_rx",
                       Hazard::write_after_read));

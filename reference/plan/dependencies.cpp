@@ -27,16 +27,36 @@ namespace {
 void add_unique(std::vector<uint32_t>& v, uint32_t r) {
   if (std::find(v.begin(), v.end(), r) == v.end()) v.push_back(r);
 }
+
+// "n.plane2": the part of a buffer one plane blit writes.
+std::string plane_resource(const std::string& buffer, int64_t plane) { return fmt::format("{}.plane{}", buffer, plane); }
+
 }  // namespace
 
 ResourceTable op_resources(const Plan& plan) {
   ResourceTable t;
   for (const Buffer& b : plan.buffers) t.id(b.name);
   t.id("tokens");  // the embedding gather's host input
+  // The planes each buffer is written by (blits with out_plane).
+  std::vector<std::pair<std::string, int64_t>> planes;
+  for (const Op& op : plan.ops)
+    if (op.kernel == Kernel::blit && op.params.out_plane >= 0 && !op.outputs.empty()) {
+      const std::pair<std::string, int64_t> bp{op.outputs[0], op.params.out_plane};
+      if (std::find(planes.begin(), planes.end(), bp) == planes.end()) planes.push_back(bp);
+    }
+  // A whole-buffer access touches the buffer and every plane of it.
+  auto whole = [&](std::vector<uint32_t>& into, const std::string& b) {
+    add_unique(into, t.id(b));
+    for (const auto& [buffer, plane] : planes)
+      if (buffer == b) add_unique(into, t.id(plane_resource(b, plane)));
+  };
   for (const Op& op : plan.ops) {
     Access a;
-    for (const std::string& b : op.inputs) add_unique(a.reads, t.id(b));
-    for (const std::string& b : op.outputs) add_unique(a.writes, t.id(b));
+    for (const std::string& b : op.inputs) whole(a.reads, b);
+    for (const std::string& b : op.outputs) {
+      if (op.kernel == Kernel::blit && op.params.out_plane >= 0) add_unique(a.writes, t.id(plane_resource(b, op.params.out_plane)));
+      else whole(a.writes, b);
+    }
     if (op.params.state_layer >= 0) {
       const std::string att = fmt::format("state.{}.att", op.params.state_layer);
       const std::string ffn = fmt::format("state.{}.ffn", op.params.state_layer);

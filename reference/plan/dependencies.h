@@ -5,8 +5,10 @@
 // resource. simgpu checks schedules against them (simgpu/hazards.h); the CUDA
 // backend's dependency graphs (cuda:graph,dag) are built from them.
 //
-// Resources: every plan buffer (n is one resource: its four planes are
-// written by four blits), and per layer two state resources, "state.L.att"
+// Resources: every plan buffer, each plane a blit writes ("n.plane2": the four
+// blits into n write disjoint planes, so they do not depend on each other; a
+// whole-buffer read or write touches the buffer and all its planes), and per
+// layer two state resources, "state.L.att"
 // (rows 0..N: the attention token-shift vector and the WKV state) and
 // "state.L.ffn" (row N+1). token_shift reads the state (it never writes it),
 // time_mix_v7 reads and writes state.L.att, channel_mix_v7 writes
