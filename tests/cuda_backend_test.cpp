@@ -425,12 +425,10 @@ WholeRun run_whole(const Rwkv7Weights& w, const std::string& name, const std::st
   cuda.load(w, bo);
   WholeRun out;
   const std::vector<uint32_t> tokens = seeded_tokens(32 + 8 + 6, w.config.V, 5);
-  std::vector<int64_t> steps = {32, 8, 1, 1, 1, 1, 1, 1};
-  size_t at = 0;
-  int64_t step = 0;
-  if (!switch_to.empty()) {
-    std::vector<std::vector<float>> initial;
-    for (int64_t l = 0; l < w.config.L; ++l) initial.push_back(cuda.read_state(l));
+  const std::vector<int64_t> steps = {32, 8, 1, 1, 1, 1, 1, 1};
+  // The steps from the start of `tokens`; with `record`, each step's logits into out.
+  auto run_steps = [&](bool record) {
+    size_t at = 0;
     for (int64_t n : steps) {
       const forward::Chunk chunk{0, std::span(tokens).subspan(at, size_t(n))};
       at += size_t(n);
@@ -440,31 +438,26 @@ WholeRun run_whole(const Rwkv7Weights& w, const std::string& name, const std::st
       cuda.begin_step(p, layout);
       cuda.run_ops(0, p.ops.size());
       cuda.end_step();
+      if (!record) continue;
+      if (cuda.options().strategy == CudaStrategy::inflight) {
+        const float* l = cuda.logits_of(cuda.steps_begun() - 1);
+        out.logits.emplace_back(l, l + w.config.V);
+      } else {
+        const Tensor t = cuda.read("logits");
+        const float* l = reinterpret_cast<const float*>(t.bytes.data());
+        out.logits.emplace_back(l, l + t.numel());
+      }
     }
+  };
+  if (!switch_to.empty()) {
+    std::vector<std::vector<float>> initial;
+    for (int64_t l = 0; l < w.config.L; ++l) initial.push_back(cuda.read_state(l));
+    run_steps(false);
     cuda.synchronize();
     cuda.set_options(backends::parse_cuda_backend_name(switch_to));
     for (int64_t l = 0; l < w.config.L; ++l) cuda.write_state(l, initial[size_t(l)]);
-    at = 0;
   }
-  for (int64_t n : steps) {
-    const forward::Chunk chunk{0, std::span(tokens).subspan(at, size_t(n))};
-    at += size_t(n);
-    const forward::StepLayout layout = forward::layout_step(std::span(&chunk, 1), forward::LogitsFor::last, 1,
-                                                            w.config.V);
-    const plan::Plan p = plan::build_plan(w.config, n, layout.outputs);
-    cuda.begin_step(p, layout);
-    cuda.run_ops(0, p.ops.size());
-    cuda.end_step();
-    if (cuda.options().strategy == CudaStrategy::inflight) {
-      const float* l = cuda.logits_of(step);
-      out.logits.emplace_back(l, l + w.config.V);
-    } else {
-      const Tensor t = cuda.read("logits");
-      const float* l = reinterpret_cast<const float*>(t.bytes.data());
-      out.logits.emplace_back(l, l + t.numel());
-    }
-    ++step;
-  }
+  run_steps(true);
   cuda.synchronize();
   for (int64_t l = 0; l < w.config.L; ++l) out.states.push_back(cuda.read_state(l));
   out.graphs = cuda.graph_count();
