@@ -39,111 +39,73 @@ __device__ __forceinline__ void load8(const float* p, float* v) {
 }
 
 constexpr int kGemvWarps = 8;
-// The weights are never written during a step, so a GEMV issues its first
-// weight loads before it waits for its predecessor (pdl_enter): with PDL they
-// overlap the predecessor's run instead of starting after it. The sums are
-// the same either way (each lane still adds its columns in order).
-constexpr int kGemvPre = 4;  // 16-byte weight loads per lane issued before the wait (fp16)
-
-template <class TX>
-__device__ __forceinline__ void fp16_dot8(const uint4& q, const TX* xq, float& acc) {
-  float xv[8];
-  load8(xq, xv);
-  const uint32_t wv[4] = {q.x, q.y, q.z, q.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&wv[i]));
-    acc += f.x * xv[2 * i] + f.y * xv[2 * i + 1];
-  }
-}
 
 template <class TX, class TY>
 __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, const TX* x, TY* y, int64_t K, int64_t M,
                                                                int act) {
+  pdl_enter();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t m = int64_t(blockIdx.x) * kGemvWarps + warp, t = blockIdx.y;
-  const int64_t n8 = K / 8;
-  const uint4* wr = reinterpret_cast<const uint4*>(W + (m < M ? m : 0) * K);
-  uint4 pre[kGemvPre];
-#pragma unroll
-  for (int j = 0; j < kGemvPre; ++j) {
-    const int64_t c = lane + 32 * j;
-    if (m < M && c < n8) pre[j] = __ldg(wr + c);
-  }
-  pdl_enter();
   if (m >= M) return;
+  const uint4* wr = reinterpret_cast<const uint4*>(W + m * K);
   const TX* xt = x + t * K;
   float acc = 0.0f;
-#pragma unroll
-  for (int j = 0; j < kGemvPre; ++j) {
-    const int64_t c = lane + 32 * j;
-    if (c < n8) fp16_dot8(pre[j], xt + 8 * c, acc);
-  }
+  const int64_t n8 = K / 8;
 #pragma unroll 4
-  for (int64_t c = lane + 32 * kGemvPre; c < n8; c += 32) fp16_dot8(__ldg(wr + c), xt + 8 * c, acc);
+  for (int64_t c = lane; c < n8; c += 32) {
+    const uint4 q = __ldg(wr + c);
+    float xv[8];
+    load8(xt + 8 * c, xv);
+    const uint32_t wv[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&wv[i]));
+      acc += f.x * xv[2 * i] + f.y * xv[2 * i + 1];
+    }
+  }
   acc = warp_sum(acc);
   if (lane == 0) st(y, t * M + m, activate(act, acc));
 }
 
 // Q4_K: lanes 8b..8b+7 share a block; lane part p reads 16 code bytes of group
-// g = p/2 (sub-blocks 2g low nibbles and 2g+1 high nibbles). The first block's
-// scales and codes are loaded before the wait (see kGemvPre).
-struct Q4kPart {
-  uint32_t dd;      // d, dmin (f16 bits)
-  uint32_t sc[3];   // the 12 scale bytes
-  uint4 q;          // this lane's 16 code bytes
-};
-__device__ __forceinline__ Q4kPart q4k_part(const uint8_t* blk, int g, int half) {
-  Q4kPart r;
-  r.dd = __ldg(reinterpret_cast<const uint32_t*>(blk));
-#pragma unroll
-  for (int i = 0; i < 3; ++i) r.sc[i] = __ldg(reinterpret_cast<const uint32_t*>(blk + 4) + i);
-  r.q = __ldg(reinterpret_cast<const uint4*>(blk + 16 + 32 * g + 16 * half));
-  return r;
-}
-
-template <class TX>
-__device__ __forceinline__ void q4k_dot(const Q4kPart& part, const TX* xl, int g, float& acc) {
-  const float d = hf(uint16_t(part.dd & 0xffffu)), dmin = hf(uint16_t(part.dd >> 16));
-  const uint8_t* scales = reinterpret_cast<const uint8_t*>(part.sc);
-  int sc0, m0, sc1, m1;
-  q4k_scale_min(scales, 2 * g, sc0, m0);
-  q4k_scale_min(scales, 2 * g + 1, sc1, m1);
-  const uint32_t qw[4] = {part.q.x, part.q.y, part.q.z, part.q.w};
-  float xlo[16], xhi[16];
-  load8(xl, xlo);
-  load8(xl + 8, xlo + 8);
-  load8(xl + 32, xhi);
-  load8(xl + 40, xhi + 8);
-  // Each weight's value first (D*q - M, as the format defines it), then the
-  // product: factoring D and M out of the sums would cancel catastrophically.
-  const float D0 = d * float(sc0), M0 = dmin * float(m0), D1 = d * float(sc1), M1 = dmin * float(m1);
-#pragma unroll
-  for (int i = 0; i < 16; ++i) {
-    const uint32_t byte = (qw[i >> 2] >> (8 * (i & 3))) & 0xffu;
-    acc += (D0 * float(byte & 15u) - M0) * xlo[i];
-    acc += (D1 * float(byte >> 4) - M1) * xhi[i];
-  }
-}
-
+// g = p/2 (sub-blocks 2g low nibbles and 2g+1 high nibbles).
 template <class TX, class TY>
 __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const TX* x, TY* y, int act) {
+  pdl_enter();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t m = int64_t(blockIdx.x) * kGemvWarps + warp, t = blockIdx.y;
-  const uint8_t* row = w.data + (m < w.M ? m : 0) * w.row_bytes;
+  if (m >= w.M) return;
+  const uint8_t* row = w.data + m * w.row_bytes;
+  const TX* xt = x + t * w.K;
   const int64_t nb = w.K / 256;
   const int p = lane & 7, g = p >> 1, half = p & 1;
-  const int64_t b0 = lane >> 3;
-  Q4kPart first{};
-  if (m < w.M && b0 < nb) first = q4k_part(row + b0 * 144, g, half);
-  pdl_enter();
-  if (m >= w.M) return;
-  const TX* xt = x + t * w.K;
   float acc = 0.0f;
-  if (b0 < nb) q4k_dot(first, xt + b0 * 256 + 64 * g + 16 * half, g, acc);
 #pragma unroll 2
-  for (int64_t b = b0 + 4; b < nb; b += 4)
-    q4k_dot(q4k_part(row + b * 144, g, half), xt + b * 256 + 64 * g + 16 * half, g, acc);
+  for (int64_t b = lane >> 3; b < nb; b += 4) {
+    const uint8_t* blk = row + b * 144;
+    const uint32_t dd = __ldg(reinterpret_cast<const uint32_t*>(blk));
+    const float d = hf(uint16_t(dd & 0xffffu)), dmin = hf(uint16_t(dd >> 16));
+    int sc0, m0, sc1, m1;
+    q4k_scale_min(blk + 4, 2 * g, sc0, m0);
+    q4k_scale_min(blk + 4, 2 * g + 1, sc1, m1);
+    const uint4 q = __ldg(reinterpret_cast<const uint4*>(blk + 16 + 32 * g + 16 * half));
+    const uint32_t qw[4] = {q.x, q.y, q.z, q.w};
+    const TX* xl = xt + b * 256 + 64 * g + 16 * half;
+    float xlo[16], xhi[16];
+    load8(xl, xlo);
+    load8(xl + 8, xlo + 8);
+    load8(xl + 32, xhi);
+    load8(xl + 40, xhi + 8);
+    // Each weight's value first (D*q - M, as the format defines it), then the
+    // product: factoring D and M out of the sums would cancel catastrophically.
+    const float D0 = d * float(sc0), M0 = dmin * float(m0), D1 = d * float(sc1), M1 = dmin * float(m1);
+#pragma unroll
+    for (int i = 0; i < 16; ++i) {
+      const uint32_t byte = (qw[i >> 2] >> (8 * (i & 3))) & 0xffu;
+      acc += (D0 * float(byte & 15u) - M0) * xlo[i];
+      acc += (D1 * float(byte >> 4) - M1) * xhi[i];
+    }
+  }
   acc = warp_sum(acc);
   if (lane == 0) st(y, t * w.M + m, activate(act, acc));
 }
