@@ -113,8 +113,9 @@ struct StepShape {
 };
 
 constexpr size_t kMaxGraphsPerShape = 4096;
-// dag: streams besides the step's that a capture may fork onto (a decode layer
-// has at most 5 independent chains: r, k, and the w, a, g, v LoRA paths).
+// dag: streams besides the step's that a capture may fork onto: room for the
+// independent chains after a layer's token shifts (the r, k and v matmuls and
+// the w, a, g and v LoRA paths) to run side by side.
 constexpr int kDagSideStreams = 7;
 constexpr size_t kMaxShapes = 8;
 

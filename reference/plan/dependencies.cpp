@@ -29,7 +29,9 @@ void add_unique(std::vector<uint32_t>& v, uint32_t r) {
 }
 
 // "n.plane2": the part of a buffer one plane blit writes.
-std::string plane_resource(const std::string& buffer, int64_t plane) { return fmt::format("{}.plane{}", buffer, plane); }
+std::string plane_resource(const std::string& buffer, int64_t plane) {
+  return fmt::format("{}.plane{}", buffer, plane);
+}
 
 }  // namespace
 
@@ -54,8 +56,10 @@ ResourceTable op_resources(const Plan& plan) {
     Access a;
     for (const std::string& b : op.inputs) whole(a.reads, b);
     for (const std::string& b : op.outputs) {
-      if (op.kernel == Kernel::blit && op.params.out_plane >= 0) add_unique(a.writes, t.id(plane_resource(b, op.params.out_plane)));
-      else whole(a.writes, b);
+      if (op.kernel == Kernel::blit && op.params.out_plane >= 0)
+        add_unique(a.writes, t.id(plane_resource(b, op.params.out_plane)));
+      else
+        whole(a.writes, b);
     }
     if (op.params.state_layer >= 0) {
       const std::string att = fmt::format("state.{}.att", op.params.state_layer);
@@ -70,9 +74,9 @@ ResourceTable op_resources(const Plan& plan) {
           break;
         case Kernel::channel_mix_v7: add_unique(a.writes, t.id(ffn)); break;
         default:
-          throw std::invalid_argument(fmt::format("plan dependencies: op {} ({}) has a state layer but its kernel's state access "
-                                                  "is not known",
-                                                  op.name, kernel_name(op.kernel)));
+          throw std::invalid_argument(fmt::format(
+              "plan dependencies: op {} ({}) has a state layer but its kernel's state access is not known", op.name,
+              kernel_name(op.kernel)));
       }
     }
     t.ops.push_back(std::move(a));
