@@ -139,7 +139,6 @@ BENCHMARK(BM_MatmulMat)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-}  // namespace
 
 // A 1.5b decode step's FFN value matrix (K = 8192, M = 2048) on the squared
 // ReLU output it sees in the model (about half exactly zero), with and without
@@ -190,3 +189,5 @@ void BM_MatmulVecNarrow(benchmark::State& state) {
   state.counters["ns_per_output"] = s / double(state.iterations()) / double(M) * 1e9;
 }
 BENCHMARK(BM_MatmulVecNarrow)->ArgName("K")->Arg(32)->Arg(64)->Arg(128)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace

@@ -102,11 +102,15 @@ void print_rows(const std::vector<Row>& rows, const bench::MachineLimits& lim, i
              "after the last step (rwkv-oracle golden --envelope none --compress none --states last). golden: "
              "rwkv-oracle golden's defaults, which add each tensor's float64 error of the op and of the whole run, "
              "deflate and the state after every step. +x% = time added. Plain and dump-alone runs: the best of {} "
-             "interleaved runs per phase; golden: one run. The file rate (page cache, fresh file, as the dump writes): "
-             "{:.0f} MB/s, best of 2 passes of 512 MiB; 'writing them at the file rate' is the time that alone takes, "
-             "the floor under the dump's cost.\n",
+             "interleaved runs per phase; golden: one run.{}\n",
              rows.empty() ? 0 : rows[0].plain.prefill.tokens, chunk, rows.empty() ? 0 : rows[0].plain.decode.tokens,
-             repeat, file_write_bps / 1e6);
+             repeat,
+             file_write_bps > 0
+                 ? fmt::format(" The file rate (page cache, fresh file, as the dump writes): {:.0f} MB/s, best of 2 "
+                               "passes of 512 MiB; 'writing them at the file rate' is the time that alone takes, the "
+                               "floor under the dump's cost.",
+                               file_write_bps / 1e6)
+                 : std::string(" (--no-golden: no dump, no file rate measured.)"));
 }
 
 void run_bench(const BenchArgs& a) {
