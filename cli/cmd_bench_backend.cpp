@@ -7,7 +7,8 @@
 // step's logits copied back to the host. Beside each figure:
 //   bandwidth floor  weight bytes a decode step must read / read bandwidth
 //                    measured in this run (a kernel reading 4 GiB)
-//   dispatch floor   dispatches per token x the measured launch cost: the host
+//   dispatch floor   kernels a decode step launches (CudaBackend::launches:
+//                    one per op, fewer with fuse) x the measured launch cost: the host
 //                    cost of a launch for stream strategies, the per-kernel time
 //                    of a replayed graph for `graph`
 // Fractions are measured tokens/s over the floor's tokens/s.
@@ -163,7 +164,7 @@ void run_backend_bench(const BackendBenchArgs& a) {
       const std::string path = bench_model_file(a.models_dir, cfg, format);
       const Rwkv7Weights w = load_rwkv7(path);
       const double wbytes = double(bench::decode_weight_bytes(w));
-      const int64_t dispatches = plan::build_plan(w.config, 1).dispatch_count();
+      const size_t decode_ops = plan::build_plan(w.config, 1).ops.size();
       const double macs = double(bench::layer_matrix_macs(w));
       backends::BackendOptions bo;
       bo.forward.activations = DType::f16;
@@ -205,6 +206,7 @@ void run_backend_bench(const BackendBenchArgs& a) {
         run_step(std::span(prompt).subspan(0, size_t(std::min<int64_t>(a.chunk, a.prefill))));
         for (int i = 0; i < 3; ++i) run_step(std::span(gen).subspan(size_t(i), 1));
         b.synchronize();
+        const int64_t dispatches = int64_t(b.launches(0, decode_ops));  // of the decode step, the last one run
         Row r;
         r.model = cfg;
         r.format = format;
@@ -213,6 +215,7 @@ void run_backend_bench(const BackendBenchArgs& a) {
         if (so.pdl) r.strategy += "+pdl";
         if (so.wmma) r.strategy += "+wmma";
         if (so.dag) r.strategy += "+dag";
+        if (so.fuse) r.strategy += "+fuse";
         const auto t0 = Clock::now();
         size_t at = 0;
         for (int64_t len : forward::chunk_lengths(a.prefill, a.chunk)) {

@@ -71,6 +71,11 @@ TEST(CudaOptions, ParsesStrategiesAndCanonical) {
   EXPECT_TRUE(d.dag);
   EXPECT_TRUE(d.pdl);
   EXPECT_EQ(backends::cuda_backend_name(d), "cuda:graph,pdl,dag");
+  const CudaOptions f = backends::parse_cuda_backend_name("cuda:fuse,graph,dag");
+  EXPECT_TRUE(f.fuse);
+  EXPECT_FALSE(d.fuse);
+  EXPECT_EQ(backends::cuda_backend_name(f), "cuda:graph,dag,fuse");
+  EXPECT_TRUE(backends::parse_cuda_backend_name("cuda:token,fuse").fuse);
 }
 
 TEST(CudaOptions, RejectsBadOptionsNamingThem) {
@@ -248,35 +253,39 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Whole steps (two batch slots stacked, then single tokens): with every kernel
 // exact, the canonical logits and states are the reference executor's.
+// With fuse, the fused chains (kernels_fused.cuh) keep those bits.
 TEST(CudaCanonicalSteps, TwoSlotsMatchTheReferenceExecutor) {
   REQUIRE_GPU();
   const Rwkv7Weights& w = tiny(WeightFormat::q4_k);
   backends::BackendOptions bo;
   bo.forward.activations = DType::f16;
   bo.slots = 2;
-  CudaBackend cuda(backends::parse_cuda_backend_name("cuda:token,canonical"));
-  cuda.load(w, bo);
-  forward::Executor ref(w, bo.forward, 2);
-  const std::vector<uint32_t> a = seeded_tokens(5, w.config.V, 1), b = seeded_tokens(3, w.config.V, 2);
-  for (int step = 0; step < 3; ++step) {
-    std::vector<forward::Chunk> chunks = {{0, std::span(a).subspan(0, step == 0 ? 5 : 1)},
-                                          {1, std::span(b).subspan(0, step == 0 ? 3 : 1)}};
-    const forward::StepLayout layout = forward::layout_step(chunks, forward::LogitsFor::all, 2, w.config.V);
-    const plan::Plan p = plan::build_plan(w.config, layout.T(), layout.outputs);
-    ref.begin_step(p, layout);
-    cuda.begin_step(p, layout);
-    for (size_t i = 0; i < p.ops.size(); ++i) ref.run_op(i);
-    cuda.run_ops(0, p.ops.size());
-    int64_t differing = 0;
-    EXPECT_TRUE(same_bits(ref.buffer("logits"), cuda.read("logits"), &differing))
-        << "step " << step << ": " << differing << " logits differ";
-    for (int64_t l = 0; l < w.config.L; ++l) {
-      const LayerState& s = ref.state(l);
-      const std::vector<float> cs = cuda.read_state(l);
-      EXPECT_EQ(std::memcmp(cs.data(), s.data, cs.size() * 4), 0) << "step " << step << " layer " << l << " state";
+  for (const char* name : {"cuda:token,canonical", "cuda:token,canonical,fuse", "cuda:graph,dag,canonical,fuse"}) {
+    CudaBackend cuda(backends::parse_cuda_backend_name(name));
+    cuda.load(w, bo);
+    forward::Executor ref(w, bo.forward, 2);
+    const std::vector<uint32_t> a = seeded_tokens(5, w.config.V, 1), b = seeded_tokens(3, w.config.V, 2);
+    for (int step = 0; step < 3; ++step) {
+      std::vector<forward::Chunk> chunks = {{0, std::span(a).subspan(0, step == 0 ? 5 : 1)},
+                                            {1, std::span(b).subspan(0, step == 0 ? 3 : 1)}};
+      const forward::StepLayout layout = forward::layout_step(chunks, forward::LogitsFor::all, 2, w.config.V);
+      const plan::Plan p = plan::build_plan(w.config, layout.T(), layout.outputs);
+      ref.begin_step(p, layout);
+      cuda.begin_step(p, layout);
+      for (size_t i = 0; i < p.ops.size(); ++i) ref.run_op(i);
+      cuda.run_ops(0, p.ops.size());
+      int64_t differing = 0;
+      EXPECT_TRUE(same_bits(ref.buffer("logits"), cuda.read("logits"), &differing))
+          << name << " step " << step << ": " << differing << " logits differ";
+      for (int64_t l = 0; l < w.config.L; ++l) {
+        const LayerState& s = ref.state(l);
+        const std::vector<float> cs = cuda.read_state(l);
+        EXPECT_EQ(std::memcmp(cs.data(), s.data, cs.size() * 4), 0)
+            << name << " step " << step << " layer " << l << " state";
+      }
+      ref.end_step();
+      cuda.end_step();
     }
-    ref.end_step();
-    cuda.end_step();
   }
 }
 
@@ -469,7 +478,9 @@ TEST(CudaStrategies, WholeStepsGiveTheOpByOpBits) {
   const Rwkv7Weights& w = tiny(WeightFormat::q4_k);
   const WholeRun base = run_whole(w, "cuda:op");
   for (const char* name : {"cuda:layer", "cuda:token", "cuda:graph", "cuda:inflight=2", "cuda:inflight=3",
-                           "cuda:graph,pdl", "cuda:token,pdl", "cuda:graph,dag", "cuda:graph,dag,pdl"}) {
+                           "cuda:graph,pdl", "cuda:token,pdl", "cuda:graph,dag", "cuda:graph,dag,pdl", "cuda:op,fuse",
+                           "cuda:layer,fuse", "cuda:token,fuse", "cuda:graph,fuse", "cuda:inflight=2,fuse",
+                           "cuda:graph,dag,fuse", "cuda:graph,dag,pdl,fuse"}) {
     const WholeRun r = run_whole(w, name);
     ASSERT_EQ(r.logits.size(), base.logits.size()) << name;
     for (size_t s = 0; s < r.logits.size(); ++s)
@@ -486,8 +497,7 @@ TEST(CudaStrategies, WholeStepsGiveTheOpByOpBits) {
 // that writes it, which shows as other bits somewhere in 8 steps of a
 // synthetic 0.1b model (12 layers, every LoRA path). Three runs each, against
 // the sequential graph (itself the op-by-op bits: WholeStepsGiveTheOpByOpBits).
-TEST(CudaStrategies, DagGivesTheSequentialBitsOnA0p1bModel) {
-  REQUIRE_GPU();
+const Rwkv7Weights& synthetic_0p1b() {
   static const Rwkv7Weights w = [] {
     const std::string path = (std::filesystem::temp_directory_path() /
                               ("cuda_backend_test_0.1b_" + std::to_string(::getpid()) + ".st")).string();
@@ -496,12 +506,18 @@ TEST(CudaStrategies, DagGivesTheSequentialBitsOnA0p1bModel) {
     std::filesystem::remove(path);
     return loaded;
   }();
+  return w;
+}
+
+TEST(CudaStrategies, DagGivesTheSequentialBitsOnA0p1bModel) {
+  REQUIRE_GPU();
+  const Rwkv7Weights& w = synthetic_0p1b();
   const WholeRun base = run_whole(w, "cuda:graph");
   // A loaded backend switched to dag (set_options, as bench does): shapes made before the switch.
   const WholeRun switched = run_whole(w, "cuda:graph", "cuda:graph,dag");
   EXPECT_EQ(switched.logits, base.logits) << "switched to cuda:graph,dag";
   EXPECT_EQ(switched.states, base.states) << "switched to cuda:graph,dag";
-  for (const char* name : {"cuda:graph,dag", "cuda:graph,dag,pdl"})
+  for (const char* name : {"cuda:graph,dag", "cuda:graph,dag,pdl", "cuda:graph,dag,fuse", "cuda:graph,dag,pdl,fuse"})
     for (int rep = 0; rep < 3; ++rep) {
       const WholeRun r = run_whole(w, name);
       ASSERT_EQ(r.logits.size(), base.logits.size()) << name;
@@ -509,6 +525,40 @@ TEST(CudaStrategies, DagGivesTheSequentialBitsOnA0p1bModel) {
         EXPECT_EQ(r.logits[s], base.logits[s]) << name << " run " << rep << ": logits of step " << s;
       EXPECT_EQ(r.states, base.states) << name << " run " << rep << ": final states";
     }
+}
+
+// fuse: a decode step of the 0.1b model goes to the GPU in far fewer launches
+// (the chains of kernels_fused.cuh), and a switch to fuse on a loaded backend
+// (shapes made before it) gives the unfused bits.
+TEST(CudaStrategies, FuseCutsTheLaunchesOfADecodeStep) {
+  REQUIRE_GPU();
+  const Rwkv7Weights& w = synthetic_0p1b();
+  const WholeRun switched = run_whole(w, "cuda:graph,dag", "cuda:graph,dag,pdl,fuse");
+  const WholeRun base = run_whole(w, "cuda:graph");
+  EXPECT_EQ(switched.logits, base.logits) << "switched to cuda:graph,dag,pdl,fuse";
+  EXPECT_EQ(switched.states, base.states) << "switched to cuda:graph,dag,pdl,fuse";
+  backends::BackendOptions bo;
+  bo.forward.activations = DType::f16;
+  for (const char* name : {"cuda:graph,dag,fuse", "cuda:graph,dag,canonical,fuse"}) {
+    CudaBackend cuda(backends::parse_cuda_backend_name(name));
+    cuda.load(w, bo);
+    const std::vector<uint32_t> token = {7};
+    const forward::Chunk chunk{0, std::span(token)};
+    const forward::StepLayout layout =
+        forward::layout_step(std::span(&chunk, 1), forward::LogitsFor::last, 1, w.config.V);
+    const plan::Plan p = plan::build_plan(w.config, 1, layout.outputs);
+    cuda.begin_step(p, layout);
+    const size_t fused = cuda.launches(0, p.ops.size());
+    cuda.run_ops(0, p.ops.size());
+    cuda.end_step();
+    CudaOptions unfused = cuda.options();
+    unfused.fuse = false;
+    cuda.set_options(unfused);
+    EXPECT_EQ(cuda.launches(0, p.ops.size()), p.ops.size()) << "one launch per op without fuse";
+    std::printf("%s: a decode step of %zu ops in %zu launches\n", name, p.ops.size(), fused);
+    EXPECT_LT(double(fused), 0.7 * double(p.ops.size())) << name;
+    EXPECT_EQ(cuda.launches(5, 6), 1u);
+  }
 }
 
 TEST(CudaErrors, NameTheBufferOrLayer) {

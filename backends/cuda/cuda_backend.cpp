@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -105,6 +106,10 @@ struct StepShape {
   // dag: per op, the earlier ops it must follow (plan/dependencies.h, plus the
   // chain of mat-path matmuls, which share the GEMM scratch and cuBLAS workspace).
   std::vector<std::vector<uint32_t>> producers;
+  // fuse: per op, its index in `chain` (the descriptors of every op a chain
+  // may hold, in plan order, on the device), or -1.
+  std::vector<int32_t> chain_at;
+  Arena chain;
   std::map<std::pair<size_t, size_t>, cudaGraphExec_t> graphs;
   bool gemm_reserved = false;  // the cuBLAS scratch covers this shape's mat-path matmuls
   ~StepShape() {
@@ -152,6 +157,7 @@ CudaOptions parse_cuda_backend_name(const std::string& name) {
     else if (opt == "pdl") o.pdl = true;
     else if (opt == "wmma") o.wmma = true;
     else if (opt == "dag") o.dag = true;
+    else if (opt == "fuse") o.fuse = true;
     else if (opt.rfind("inflight=", 0) == 0) {
       set(CudaStrategy::inflight);
       const std::string n = opt.substr(9);
@@ -169,7 +175,7 @@ CudaOptions parse_cuda_backend_name(const std::string& name) {
       o.device = int(v);
     } else {
       throw std::invalid_argument(fmt::format("backend '{}': unknown option '{}' (expected op, layer, token, graph, "
-                                              "inflight=N, canonical, pdl, wmma, dag, device=I)",
+                                              "inflight=N, canonical, pdl, wmma, dag, fuse, device=I)",
                                               name, opt));
     }
   }
@@ -198,6 +204,7 @@ std::string cuda_backend_name(const CudaOptions& o) {
   if (o.pdl) s += ",pdl";
   if (o.wmma) s += ",wmma";
   if (o.dag) s += ",dag";
+  if (o.fuse) s += ",fuse";
   if (o.device != 0) s += fmt::format(",device={}", o.device);
   return s;
 }
@@ -454,6 +461,7 @@ struct CudaBackend::Impl {
     s->cursors = reinterpret_cast<DevCursor*>(s->arena.at(at));
     s->tokens = reinterpret_cast<uint32_t*>(s->arena.at(at + align_up(size_t(p.T) * sizeof(DevCursor))));
     for (const plan::Op& op : p.ops) s->ops.push_back(resolve(*s, op));
+    make_chain(*s);
     // For dag graphs (computed for every shape: set_options may switch dag on later).
     const std::vector<std::vector<plan::Dependency>> deps = plan::step_dependencies(plan::op_resources(p));
     s->producers.resize(deps.size());
@@ -470,6 +478,163 @@ struct CudaBackend::Impl {
       }
     }
     return s;
+  }
+
+  // The descriptors of every op a fused chain may hold (any dtypes, at most
+  // kChainMaxElements values; a layer_norm of at most 8 rows; group_norm and
+  // l2_norm of rows of at most 128, for a kernel set with chain_row_norms),
+  // uploaded once per shape.
+  void make_chain(StepShape& s) const {
+    std::vector<cuda::ChainOp> list;
+    s.chain_at.assign(s.ops.size(), -1);
+    for (size_t i = 0; i < s.ops.size(); ++i)
+      if (std::optional<cuda::ChainOp> c = chain_op(s, s.ops[i])) {
+        s.chain_at[i] = int32_t(list.size());
+        list.push_back(*c);
+      }
+    if (list.empty()) return;
+    const size_t bytes = list.size() * sizeof(cuda::ChainOp);
+    s.chain.allocate(bytes, "the fused chain descriptors");
+    check(cudaMemcpy(s.chain.base, list.data(), bytes, cudaMemcpyHostToDevice), "uploading the fused chain descriptors");
+  }
+
+  std::optional<cuda::ChainOp> chain_op(const StepShape& s, const Resolved& r) const {
+    cuda::ChainOp c;
+    auto fits = [](const Dev& d) { return d.numel() <= cuda::kChainMaxElements; };
+    auto input = [&](const Dev& d, int64_t offset = 0) {
+      c.a = static_cast<const uint8_t*>(d.p) + offset * (d.f16 ? 2 : 4);
+      c.a16 = d.f16;
+    };
+    auto output = [&](const Dev& d, int64_t offset = 0) {
+      c.c = static_cast<uint8_t*>(d.p) + offset * (d.f16 ? 2 : 4);
+      c.c16 = d.f16;
+      c.C = d.d0;
+      c.T = d.d1;
+      c.n = d.numel();
+    };
+    auto broadcast = [&](const Dev& d, int64_t C) {  // an operand broadcast over size-1 dimensions
+      c.b_ts = d.d1 == 1 ? 0 : C;
+      c.b_bs = d.d2 == 1 ? 0 : C * d.d1;
+    };
+    if (!fits(r.out)) return std::nullopt;
+    switch (r.kind) {
+      case Kernel::embedding:
+        c.kind = cuda::ChainKind::embedding;
+        output(r.out);
+        c.w = r.w0;
+        c.tokens = s.tokens;
+        return c;
+      case Kernel::layer_norm:
+        if (r.in[0].numel() / r.in[0].d0 > 8) return std::nullopt;
+        c.kind = cuda::ChainKind::layer_norm;
+        input(r.in[0]);
+        output(r.out);
+        c.w = r.w0, c.wb = r.w1, c.len = r.in[0].d0, c.eps = r.eps;
+        return c;
+      case Kernel::group_norm:
+      case Kernel::l2_norm:
+        if (r.head_size > 128 || r.in[0].numel() / r.head_size > 256) return std::nullopt;
+        c.kind = cuda::ChainKind::row_norm;
+        c.mul = r.kind == Kernel::l2_norm;
+        input(r.in[0]);
+        output(r.out);
+        c.len = r.head_size, c.eps = r.eps;
+        if (r.kind == Kernel::group_norm) c.w = r.w0, c.wb = r.w1, c.weight_rows = r.in[0].d0 / r.head_size;
+        return c;
+      case Kernel::token_shift:
+        c.kind = cuda::ChainKind::token_shift;
+        input(r.in[0]);
+        output(r.out);
+        c.n = r.in[0].d0 * r.in[0].d1;
+        c.C = r.in[0].d0;
+        c.b = r.vec.p, c.b16 = r.vec.f16, c.b_ts = r.vec.d1 == 1 ? 0 : c.C;
+        c.state = r.state.p, c.state_rows = r.state.rows(), c.state_row = r.state_row;
+        c.cursors = s.cursors;
+        return c;
+      case Kernel::blit:
+        c.kind = cuda::ChainKind::blit;
+        input(r.in[0], r.in_offset);
+        output(r.out, r.out_offset);
+        c.n = r.count;
+        return c;
+      case Kernel::add:
+      case Kernel::mul:
+      case Kernel::add_activate: {
+        const Dev& operand = r.use_vec ? r.vec : r.in[0];
+        c.kind = cuda::ChainKind::binary;
+        c.mul = r.kind == Kernel::mul;
+        c.act = uint8_t(r.act);
+        input(operand);
+        output(r.out);
+        broadcast(operand, c.C);
+        return c;
+      }
+      case Kernel::lerp:
+        c.kind = cuda::ChainKind::lerp;
+        input(r.in[0]);  // f
+        c.b = r.in[1].p, c.b16 = r.in[1].f16;
+        output(r.out);
+        broadcast(r.in[0], c.C);
+        return c;
+      case Kernel::control_k_v7:
+        c.kind = cuda::ChainKind::control_k;
+        input(r.in[1]);  // a
+        output(r.out);   // k, in place
+        c.w = r.w0;
+        return c;
+      case Kernel::channel_mix_v7:
+        c.kind = cuda::ChainKind::channel_mix;
+        input(r.in[0]);  // v
+        output(r.out);   // x
+        c.n = r.out.d0 * r.out.d1;
+        c.state = r.state.p, c.state_rows = r.state.rows();
+        c.cursors = s.cursors;
+        return c;
+      case Kernel::time_first_v7:
+        if (r.head_size < 8 || cuda::kChainThreads % r.head_size != 0) return std::nullopt;
+        c.kind = cuda::ChainKind::time_first;
+        input(r.in[0]);  // r
+        c.b = r.in[1].p, c.b16 = r.in[1].f16;  // n (k in plane 0, v in plane 1)
+        output(r.out);   // x
+        c.w = r.w0, c.len = r.head_size;
+        return c;
+      case Kernel::affine:
+        c.kind = cuda::ChainKind::affine;
+        output(r.out);
+        c.scale = r.scale, c.bias = r.bias;
+        return c;
+      default: return std::nullopt;
+    }
+  }
+
+  // Whether op i may join a fused chain under the current kernel set.
+  bool chainable(size_t i) const {
+    if (cur->chain_at[i] < 0) return false;
+    const Kernel kind = cur->ops[i].kind;
+    return k->chain_row_norms || (kind != Kernel::group_norm && kind != Kernel::l2_norm);
+  }
+
+  // The end of the launch unit that begins at op i, inside [i, e): with
+  // `fuse`, the run of chainable ops from i (cut at layer ends under the
+  // layer strategy, whose syncs fall there); otherwise i + 1.
+  size_t unit_end(size_t i, size_t e) const {
+    if (!opt.fuse || !chainable(i)) return i + 1;
+    size_t j = i + 1;
+    while (j < e && chainable(j) &&
+           !(opt.strategy == CudaStrategy::layer && cur->ops[j].layer != cur->ops[i].layer))
+      ++j;
+    return j;
+  }
+
+  // Ops [i, j) as one launch: the op's own kernel, or a fused chain.
+  void launch_unit(size_t i, size_t j, cudaStream_t st) {
+    if (j == i + 1) return launch(cur->ops[i], st);
+    const auto* base = static_cast<const cuda::ChainOp*>(cur->chain.base);
+    k->chain(base + cur->chain_at[i], int(j - i), st);
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess)
+      fail(e, fmt::format("launching the fused chain of ops {} .. {} ({} ops)", cur->ops[i].name,
+                          cur->ops[j - 1].name, j - i));
   }
 
   Dev buf(StepShape& s, const plan::Op& op, const std::string& name) const {
@@ -605,9 +770,13 @@ struct CudaBackend::Impl {
     if (e != cudaSuccess) fail(e, fmt::format("launching op {} ({})", r.name, plan::kernel_name(r.kind)));
   }
 
-  void sync_op(const Resolved& r) {
+  // The sync after ops [i, j) (one launch).
+  void sync_unit(size_t i, size_t j) {
     const cudaError_t e = cudaStreamSynchronize(stream);
-    if (e != cudaSuccess) fail(e, fmt::format("op {} ({}) on the device", r.name, plan::kernel_name(r.kind)));
+    if (e == cudaSuccess) return;
+    const Resolved& r = cur->ops[i];
+    if (j == i + 1) fail(e, fmt::format("op {} ({}) on the device", r.name, plan::kernel_name(r.kind)));
+    fail(e, fmt::format("the fused chain of ops {} .. {} on the device", r.name, cur->ops[j - 1].name));
   }
 
   void require_step(const char* what) const {
@@ -621,24 +790,38 @@ struct CudaBackend::Impl {
     if (b == e) return;
     k->set_pdl(opt.pdl && pdl_supported);
     if (opt.strategy == CudaStrategy::graph) return run_graph(b, e);
-    for (size_t i = b; i < e; ++i) {
-      const Resolved& r = cur->ops[i];
-      launch(r, stream);
-      if (opt.strategy == CudaStrategy::op) sync_op(r);
-      else if (opt.strategy == CudaStrategy::layer && (i + 1 == e || cur->ops[i + 1].layer != r.layer)) sync_op(r);
+    for (size_t i = b; i < e;) {
+      const size_t j = unit_end(i, e);
+      launch_unit(i, j, stream);
+      if (opt.strategy == CudaStrategy::op) sync_unit(i, j);
+      else if (opt.strategy == CudaStrategy::layer && (j == e || cur->ops[j].layer != cur->ops[j - 1].layer))
+        sync_unit(i, j);
+      i = j;
     }
   }
 
+  // Ops [b, e) as launch units (unit_end): each unit's [begin, end).
+  std::vector<std::pair<size_t, size_t>> units(size_t b, size_t e) const {
+    std::vector<std::pair<size_t, size_t>> u;
+    for (size_t i = b; i < e; i = u.back().second) u.emplace_back(i, unit_end(i, e));
+    return u;
+  }
+
   // Launches ops [b, e) into the capture begun on `stream` as a graph with the
-  // plan's data dependencies as its only edges: an op goes on the stream of a
-  // producer it follows directly (that edge is then the stream order), else
-  // on an unused side stream, else on the stream whose last op is oldest (an
-  // edge the plan does not need: correct, less parallel); its other
-  // producers in the range are waited for through their ops' events. Ops
-  // before b were launched before the graph, on `stream`. Every side stream
-  // used joins `stream` at the end, as a capture requires.
+  // plan's data dependencies as its only edges, a launch unit (one op, or a
+  // fused chain: unit_end) per node: a unit goes on the stream of a producer
+  // it follows directly (that edge is then the stream order), else on an
+  // unused side stream, else on the stream whose last unit is oldest (an edge
+  // the plan does not need: correct, less parallel); its other producers in
+  // the range are waited for through their units' events. Ops before b were
+  // launched before the graph, on `stream`. Every side stream used joins
+  // `stream` at the end, as a capture requires.
   void capture_dag(size_t b, size_t e) {
-    const size_t n = e - b;
+    const std::vector<std::pair<size_t, size_t>> unit = units(b, e);
+    const size_t n = unit.size();
+    std::vector<uint32_t> unit_of(e - b);
+    for (size_t u = 0; u < n; ++u)
+      for (size_t i = unit[u].first; i < unit[u].second; ++i) unit_of[i - b] = uint32_t(u);
     while (op_done.size() < n) {
       cudaEvent_t ev = nullptr;
       check(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "creating an event");
@@ -646,18 +829,21 @@ struct CudaBackend::Impl {
     }
     const int S = 1 + int(side.size());
     auto st = [&](int s) { return s == 0 ? stream : side[size_t(s - 1)]; };
-    std::vector<int64_t> last(size_t(S), -1);  // last op (absolute index) on each stream; -1: unused
-    std::vector<int> on(n, 0);                  // the stream of op b + j
+    std::vector<int64_t> last(size_t(S), -1);  // last unit on each stream; -1: unused
+    std::vector<int> on(n, 0);                  // the stream of each unit
     check(cudaEventRecord(fork, stream), "recording the fork of a dag capture");
     std::vector<bool> joined(size_t(S), false);
     joined[0] = true;
-    for (size_t i = b; i < e; ++i) {
-      std::vector<uint32_t> deps;
-      for (uint32_t d : cur->producers[i])
-        if (d >= b) deps.push_back(d);
+    for (size_t u = 0; u < n; ++u) {
+      const auto [i, j] = unit[u];
+      std::vector<uint32_t> deps;  // the earlier units in the range this one follows
+      for (size_t o = i; o < j; ++o)
+        for (uint32_t d : cur->producers[o])
+          if (d >= b && unit_of[d - b] != u && std::find(deps.begin(), deps.end(), unit_of[d - b]) == deps.end())
+            deps.push_back(unit_of[d - b]);
       int s = -1;
       for (uint32_t d : deps)  // the latest producer that ends a stream
-        if (last[size_t(on[d - b])] == int64_t(d) && (s < 0 || int64_t(d) > last[size_t(s)])) s = on[d - b];
+        if (last[size_t(on[d])] == int64_t(d) && (s < 0 || int64_t(d) > last[size_t(s)])) s = on[d];
       if (s < 0) {
         for (int c = 0; c < S && s < 0; ++c)
           if (last[size_t(c)] < 0) s = c;
@@ -672,17 +858,17 @@ struct CudaBackend::Impl {
         joined[size_t(s)] = true;
       }
       for (uint32_t d : deps)
-        if (on[d - b] != s)
-          check(cudaStreamWaitEvent(st(s), op_done[d - b], 0), fmt::format("ordering op {} after {}", cur->ops[i].name,
-                                                                          cur->ops[d].name));
-      launch(cur->ops[i], st(s));
-      check(cudaEventRecord(op_done[i - b], st(s)), fmt::format("recording the end of op {}", cur->ops[i].name));
-      on[i - b] = s;
-      last[size_t(s)] = int64_t(i);
+        if (on[d] != s)
+          check(cudaStreamWaitEvent(st(s), op_done[d], 0),
+                fmt::format("ordering op {} after {}", cur->ops[i].name, cur->ops[unit[d].second - 1].name));
+      launch_unit(i, j, st(s));
+      check(cudaEventRecord(op_done[u], st(s)), fmt::format("recording the end of op {}", cur->ops[j - 1].name));
+      on[u] = s;
+      last[size_t(s)] = int64_t(u);
     }
     for (int s = 1; s < S; ++s)
       if (last[size_t(s)] >= 0)
-        check(cudaStreamWaitEvent(stream, op_done[size_t(last[size_t(s)]) - b], 0), "joining a side stream");
+        check(cudaStreamWaitEvent(stream, op_done[size_t(last[size_t(s)])], 0), "joining a side stream");
   }
 
   void run_graph(size_t b, size_t e) {
@@ -698,7 +884,7 @@ struct CudaBackend::Impl {
       try {
         if (opt.dag) capture_dag(b, e);
         else
-          for (size_t i = b; i < e; ++i) launch(cur->ops[i], stream);
+          for (const auto& [i, j] : units(b, e)) launch_unit(i, j, stream);
       } catch (...) {
         cudaGraph_t g = nullptr;
         cudaStreamEndCapture(stream, &g);
@@ -890,6 +1076,14 @@ size_t CudaBackend::graph_count() const {
   size_t n = 0;
   for (const auto& [key, s] : impl_->shapes) n += s->graphs.size();
   return n;
+}
+
+size_t CudaBackend::launches(size_t begin, size_t end) const {
+  const Impl& m = *impl_;
+  if (!m.cur) throw std::logic_error("cuda backend: launches() before any step");
+  if (begin > end || end > m.cur->ops.size())
+    throw std::out_of_range(fmt::format("cuda backend: ops [{}, {}) of a plan of {}", begin, end, m.cur->ops.size()));
+  return m.units(begin, end).size();
 }
 
 namespace {

@@ -25,6 +25,12 @@
 //   pdl         programmatic dependent launch (sm_90+): each kernel's launch
 //               overlaps its predecessor's run (it waits for it on the GPU);
 //               with any strategy, e.g. "cuda:graph,pdl"
+//   fuse        runs of small consecutive ops (element-wise, layer_norm, token
+//               shifts, blits; in the fast set group_norm and l2_norm too) of
+//               up to 16384 values each go to the GPU as one fused chain, one
+//               block running them in order (kernels_fused.cuh), with the bits
+//               of the ops run one by one; only where a run_ops range holds
+//               two or more of them (run_op alone runs the op's own kernel)
 //   wmma        prefill matmuls on the built-in tensor-core kernel even where
 //               cuBLAS is found (fast mode; by default f16-activation prefill
 //               matmuls go through cuBLAS, cublas_gemm.h)
@@ -46,6 +52,7 @@ struct CudaOptions {
   bool pdl = false;
   bool wmma = false;  // prefill GEMMs on the built-in kernel, not cuBLAS
   bool dag = false;   // graph only: the captured graph keeps the plan's data dependencies, no more (ops in parallel)
+  bool fuse = false;  // runs of small ops as one fused chain launch
   int device = 0;
 };
 
@@ -93,6 +100,9 @@ class CudaBackend : public Backend {
   std::string prefill_gemm_path() const;
   // CUDA graphs captured so far (graph strategy), over all plan shapes.
   size_t graph_count() const;
+  // The kernels run_ops(begin, end) launches for the current (or last) step
+  // under the current options: one per op, less with `fuse`.
+  size_t launches(size_t begin, size_t end) const;
   // Device time of each op of the current step, in microseconds: `repeats`
   // launches of the op captured in a CUDA graph, replayed between two events,
   // so host launch costs stay out (a replayed graph's per-kernel gap stays in).

@@ -50,6 +50,44 @@ struct DevState {
   int64_t rows() const { return N + 2; }
 };
 
+// One op of a fused chain (kernels_fused.cuh): a run of small ops that one
+// block of kChainThreads executes in plan order, a barrier between ops, in
+// place of one launch each. Each op computes what its own kernel computes, in
+// the same expressions, so the chain gives the same bits. a, b: inputs; c: the
+// output (in place where the op is); *16: whether each holds f16 bits.
+enum class ChainKind : uint8_t {
+  embedding, layer_norm, token_shift, blit, binary, lerp, control_k, channel_mix, affine,
+  time_first,  // a: r, b: n, c: x, w: r_k, len: the head size (a divisor of kChainThreads)
+  row_norm,    // group_norm (weights) or l2_norm (mul set) on rows of up to 128: the fast set only
+};
+
+struct ChainOp {
+  ChainKind kind = ChainKind::blit;
+  uint8_t act = 0;  // binary: rwkv::Activation
+  bool mul = false;  // binary: multiply (else add)
+  bool a16 = false, b16 = false, c16 = false;
+  const void* a = nullptr;
+  const void* b = nullptr;
+  void* c = nullptr;
+  const uint16_t* w = nullptr;   // layer_norm weight, control_k k_a, embedding table
+  const uint16_t* wb = nullptr;  // layer_norm bias
+  float* state = nullptr;        // token_shift, channel_mix: the layer's state
+  const DevCursor* cursors = nullptr;
+  const uint32_t* tokens = nullptr;
+  int64_t n = 0;                 // elements of the output
+  int64_t C = 0, T = 1;          // channels, tokens of the output
+  int64_t b_ts = 0, b_bs = 0;    // broadcast strides of the operand (binary: a; lerp: a; token_shift: b per token)
+  int64_t state_rows = 0, state_row = 0;
+  int64_t len = 0;               // layer_norm, row_norm: row length
+  int64_t weight_rows = 1;       // row_norm: row r takes weight row r % weight_rows
+  float eps = 0, scale = 1, bias = 0;
+};
+
+// Threads of the chain's block, and the most elements one op of a chain may
+// have (beyond it a single block is slower than a launch of many).
+constexpr int kChainThreads = 1024;
+constexpr int64_t kChainMaxElements = 16384;
+
 struct Kernels {
   const char* name;
   // Programmatic dependent launch on or off for the launches that follow (sm_90+ only).
@@ -76,6 +114,9 @@ struct Kernels {
   void (*matmul_vec)(const DevMatrix& w, Dev x, Dev y, Activation act, bool sparse, cudaStream_t);
   void (*matmul_mat)(const DevMatrix& w, Dev x, Dev y, Activation act, cudaStream_t);
   void (*softmax)(Dev x, Dev out, cudaStream_t);
+  // ops[0 .. count) (device memory) in one block, in order.
+  void (*chain)(const ChainOp* ops, int count, cudaStream_t);
+  bool chain_row_norms;  // whether chains may hold row_norm ops (group_norm, l2_norm)
 };
 
 const Kernels& canonical_kernels();

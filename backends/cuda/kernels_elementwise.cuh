@@ -13,6 +13,25 @@ inline unsigned flat_blocks(int64_t n, int threads = 256) {
   return unsigned(b < 65535 * 16 ? (b > 0 ? b : 1) : 65535 * 16);
 }
 
+// Each element-wise op's expression, shared by its kernel and the fused chain
+// (kernels_fused.cuh), so both compile the same arithmetic.
+__device__ __forceinline__ float token_shift_value(float x, float prev, float mu) {
+  const float d = prev - x;
+  return x + d * mu;
+}
+__device__ __forceinline__ float binary_value(bool mul, int act, float u, float w) {
+  return activate(act, mul ? u * w : u + w);
+}
+__device__ __forceinline__ float lerp_value(float y, float x, float f) {
+  const float d = x - y;
+  return y + d * f;
+}
+__device__ __forceinline__ float control_k_value(float k, float a, float k_a) {
+  const float g = 1.0f + (a - 1.0f) * k_a;
+  return k * g;
+}
+__device__ __forceinline__ float affine_value(float x, float scale, float bias) { return scale * x + bias; }
+
 template <class TO>
 __global__ void embedding_k(const h16* table, const uint32_t* ids, TO* out, int64_t C, int64_t n) {
   pdl_enter();
@@ -39,8 +58,7 @@ __global__ void token_shift_k(const TX* x, const TM* mu, int64_t mu_tstep, TO* o
     const DevCursor cu = cur[s];
     const float xv = ld(x, i);
     const float prev = s == int64_t(cu.start) ? state[(int64_t(cu.batch) * rows + row) * C + c] : ld(x, i - C);
-    const float d = prev - xv;
-    st(out, i, xv + d * ld(mu, s * mu_tstep + c));
+    st(out, i, token_shift_value(xv, prev, ld(mu, s * mu_tstep + c)));
   }
 }
 
@@ -86,7 +104,7 @@ __global__ void binary_k(bool mul, int act, const TI* in, int64_t ts, int64_t bs
     const int64_t c = i % C, r = i / C, t = r % T, b = r / T;
     const float u = ld(in, t * ts + b * bs + c);
     const float w = ld(out, i);
-    st(out, i, activate(act, mul ? u * w : u + w));
+    st(out, i, binary_value(mul, act, u, w));
   }
 }
 
@@ -109,9 +127,7 @@ __global__ void lerp_k(const TF* f, int64_t fts, int64_t fbs, const TX* x, TY* y
   pdl_enter();
   for (int64_t i = flat_index(); i < n; i += flat_stride()) {
     const int64_t c = i % C, r = i / C, t = r % T, b = r / T;
-    const float yv = ld(y, i);
-    const float d = ld(x, i) - yv;
-    st(y, i, yv + d * ld(f, t * fts + b * fbs + c));
+    st(y, i, lerp_value(ld(y, i), ld(x, i), ld(f, t * fts + b * fbs + c)));
   }
 }
 
@@ -136,8 +152,7 @@ template <class TK, class TA>
 __global__ void control_k_k(TK* k, const TA* a, const h16* ka, int64_t C, int64_t n) {
   pdl_enter();
   for (int64_t i = flat_index(); i < n; i += flat_stride()) {
-    const float g = 1.0f + (ld(a, i) - 1.0f) * h2f(ka[i % C]);
-    st(k, i, ld(k, i) * g);
+    st(k, i, control_k_value(ld(k, i), ld(a, i), h2f(ka[i % C])));
   }
 }
 
@@ -180,7 +195,7 @@ void channel_mix(Dev v, Dev x, DevState state, const DevCursor* cursors, cudaStr
 // x = (scale * x) + bias.
 template <class TX> __global__ void affine_k(TX* x, float scale, float bias, int64_t n) {
   pdl_enter();
-  for (int64_t i = flat_index(); i < n; i += flat_stride()) st(x, i, scale * ld(x, i) + bias);
+  for (int64_t i = flat_index(); i < n; i += flat_stride()) st(x, i, affine_value(ld(x, i), scale, bias));
 }
 
 void affine(Dev x, float scale, float bias, cudaStream_t s) {

@@ -319,9 +319,11 @@ void matmul_mat_fast(const DevMatrix& w, Dev x, Dev y, Activation act, cudaStrea
 }
 
 // ---- normalisation (two-pass, the row held in registers) ----
-__device__ __forceinline__ float block_sum(float v, float* scratch) {
+// The sum of v over the block's first `warps` warps (every thread calls it;
+// the others pass 0, which the final sum leaves out).
+__device__ __forceinline__ float block_sum(float v, float* scratch, int warps) {
   v = warp_sum(v);
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   __syncthreads();  // scratch may still be read from the previous sum
   if (lane == 0) scratch[warp] = v;
   __syncthreads();
@@ -331,45 +333,51 @@ __device__ __forceinline__ float block_sum(float v, float* scratch) {
 
 constexpr int kLnThreads = 256, kLnPer = 16;  // rows of up to 4096 channels
 
+// One row of up to kLnThreads * kLnPer channels by the block's first
+// kLnThreads threads (the block may be larger: the fused chain's is; its other
+// threads only join the barriers), so the bits never depend on the block size.
 template <class TX, class TO>
-__global__ void __launch_bounds__(kLnThreads) layer_norm_fast_k(const TX* x, TO* out, const h16* w, const h16* b,
-                                                                int64_t len, float eps) {
-  pdl_enter();
+__device__ void layer_norm_fast_row(const TX* xr, TO* orow, const h16* w, const h16* b, int64_t len, float eps) {
   __shared__ float scratch[32];
-  const TX* xr = x + int64_t(blockIdx.x) * len;
-  TO* orow = out + int64_t(blockIdx.x) * len;
+  constexpr int kWarps = kLnThreads / 32;
+  const bool mine = threadIdx.x < kLnThreads;
   float v[kLnPer];
   float s = 0.0f;
 #pragma unroll
   for (int k = 0; k < kLnPer; ++k) {
     const int64_t j = threadIdx.x + int64_t(k) * kLnThreads;
-    v[k] = j < len ? ld(xr, j) : 0.0f;
+    v[k] = mine && j < len ? ld(xr, j) : 0.0f;
     s += v[k];
   }
-  const float mean = block_sum(s, scratch) / float(len);
+  const float mean = block_sum(s, scratch, kWarps) / float(len);
   float q = 0.0f;
 #pragma unroll
   for (int k = 0; k < kLnPer; ++k) {
     const int64_t j = threadIdx.x + int64_t(k) * kLnThreads;
     const float d = v[k] - mean;
-    if (j < len) q += d * d;
+    if (mine && j < len) q += d * d;
   }
-  const float rstd = 1.0f / sqrtf(block_sum(q, scratch) / float(len) + eps);
+  const float rstd = 1.0f / sqrtf(block_sum(q, scratch, kWarps) / float(len) + eps);
 #pragma unroll
   for (int k = 0; k < kLnPer; ++k) {
     const int64_t j = threadIdx.x + int64_t(k) * kLnThreads;
-    if (j < len) st(orow, j, (v[k] - mean) * rstd * hf(w[j]) + hf(b[j]));
+    if (mine && j < len) st(orow, j, (v[k] - mean) * rstd * hf(w[j]) + hf(b[j]));
   }
 }
 
-// One warp per row of up to 128 channels: group_norm (l2 = false) or l2_norm.
-template <bool kL2, class TX, class TO>
-__global__ void __launch_bounds__(256) row_norm_warp_k(const TX* x, TO* out, const h16* w, const h16* b, int64_t rows,
-                                                       int64_t len, int64_t weight_rows, float eps) {
+template <class TX, class TO>
+__global__ void __launch_bounds__(kLnThreads) layer_norm_fast_k(const TX* x, TO* out, const h16* w, const h16* b,
+                                                                int64_t len, float eps) {
   pdl_enter();
-  const int64_t r = int64_t(blockIdx.x) * 8 + (threadIdx.x >> 5);
-  const int lane = threadIdx.x & 31;
-  if (r >= rows) return;
+  layer_norm_fast_row(x + int64_t(blockIdx.x) * len, out + int64_t(blockIdx.x) * len, w, b, len, eps);
+}
+
+// One warp per row of up to 128 channels: group_norm (l2 = false) or l2_norm.
+// Row r of x by one warp (lane: the thread's lane), for the kernel below and
+// the fused chain (kernels_fused.cuh).
+template <bool kL2, class TX, class TO>
+__device__ __forceinline__ void row_norm_warp_row(const TX* x, TO* out, const h16* w, const h16* b, int64_t r,
+                                                  int64_t len, int64_t weight_rows, float eps, int lane) {
   const TX* xr = x + r * len;
   TO* orow = out + r * len;
   float v[4];
@@ -405,6 +413,15 @@ __global__ void __launch_bounds__(256) row_norm_warp_k(const TX* x, TO* out, con
     const int64_t j = lane + 32 * k;
     if (j < len) st(orow, j, (v[k] - mean) * rstd * hf(w[wo + j]) + hf(b[wo + j]));
   }
+}
+
+template <bool kL2, class TX, class TO>
+__global__ void __launch_bounds__(256) row_norm_warp_k(const TX* x, TO* out, const h16* w, const h16* b, int64_t rows,
+                                                       int64_t len, int64_t weight_rows, float eps) {
+  pdl_enter();
+  const int64_t r = int64_t(blockIdx.x) * 8 + (threadIdx.x >> 5);
+  if (r >= rows) return;
+  row_norm_warp_row<kL2>(x, out, w, b, r, len, weight_rows, eps, int(threadIdx.x & 31));
 }
 
 void layer_norm_fast(Dev x, Dev out, const uint16_t* w, const uint16_t* b, int64_t len, int64_t weight_rows, int bs,

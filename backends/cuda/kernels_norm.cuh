@@ -10,15 +10,13 @@
 constexpr int kNormThreads = 128;
 constexpr int kMaxFlat = 512;  // 4 * the largest workgroup (128)
 
+// One row by the whole block (any size): the kernel below, and the fused
+// chain (kernels_fused.cuh). wo: the row's offset into the weights.
 template <class TX, class TO>
-__global__ void __launch_bounds__(kNormThreads) layer_norm_k(const TX* x, TO* out, const h16* w, const h16* b,
-                                                             int64_t len, int64_t weight_rows, int bs, float eps) {
-  pdl_enter();
+__device__ void layer_norm_row(const TX* xr, TO* orow, const h16* w, const h16* b, int64_t len, int64_t wo, int bs,
+                               float eps) {
   __shared__ float sn[kMaxFlat], smean[kMaxFlat], sm2[kMaxFlat];
   __shared__ float row_mean, row_rstd;
-  const int64_t r = blockIdx.x;
-  const TX* xr = x + r * len;
-  TO* orow = out + r * len;
   const int flat = 4 * bs;
   // 1. Welford per flat state; states beyond the workgroup are empty.
   for (int f = threadIdx.x; f < kMaxFlat; f += blockDim.x) {
@@ -77,11 +75,18 @@ __global__ void __launch_bounds__(kNormThreads) layer_norm_k(const TX* x, TO* ou
   __syncthreads();
   // 4. y = ((x - mean) * rstd) * w + b.
   const float mean = row_mean, rstd = row_rstd;
-  const int64_t wo = (r % weight_rows) * len;
   for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
     const float z = (ld(xr, i) - mean) * rstd;
     st(orow, i, z * h2f(w[wo + i]) + h2f(b[wo + i]));
   }
+}
+
+template <class TX, class TO>
+__global__ void __launch_bounds__(kNormThreads) layer_norm_k(const TX* x, TO* out, const h16* w, const h16* b,
+                                                             int64_t len, int64_t weight_rows, int bs, float eps) {
+  pdl_enter();
+  const int64_t r = blockIdx.x;
+  layer_norm_row(x + r * len, out + r * len, w, b, len, (r % weight_rows) * len, bs, eps);
 }
 
 void layer_norm(Dev x, Dev out, const uint16_t* w, const uint16_t* b, int64_t len, int64_t weight_rows, int bs,

@@ -108,6 +108,8 @@ bool time_mix(DevState state, Dev r, Dev z, Dev n, Dev x, const DevCursor* curso
 // time_first_v7: block (head, token), thread f = channel f of the head.
 //   shared[f] = (r_k * k) * r; tree span = N/2 .. 4: shared[f] += shared[f + span];
 //   xx = ((s0 + s1) + s2) + s3; x += xx * v.
+__device__ __forceinline__ float time_first_value(float x, float xx, float v) { return x + xx * v; }
+
 template <class T>
 __global__ void time_first_k(const h16* rk, const T* r, const T* n, T* x, int64_t C, int64_t Tn, int N) {
   pdl_enter();
@@ -125,7 +127,7 @@ __global__ void time_first_k(const h16* rk, const T* r, const T* n, T* x, int64_
     __syncthreads();
   }
   const float xx = ((shared[0] + shared[1]) + shared[2]) + shared[3];
-  st(x, at, ld(x, at) + xx * ld(n, C * Tn + at));
+  st(x, at, time_first_value(ld(x, at), xx, ld(n, C * Tn + at)));
 }
 
 void time_first(const uint16_t* r_k, Dev r, Dev n, Dev x, int64_t head_size, cudaStream_t s) {

@@ -1,0 +1,148 @@
+// The fused chain (kernels.h, ChainOp): one block runs a run of small plan ops
+// in order, a barrier between ops (which also makes each op's global writes
+// visible to the next), instead of one launch per op. In a decode step most
+// of a layer's ops touch a few thousand values, so each kernel is mostly its
+// launch and the wait for its predecessor; a chain pays those once.
+//
+// Every op computes element i exactly as its own kernel does: the same value
+// functions (kernels_elementwise.cuh) and the same row functions of the norms,
+// whose reduction orders do not depend on the block size. So a chain gives the
+// bits of its ops run one by one, in either kernel set.
+//
+// Included inside a kernel set's namespace after the element-wise and norm
+// kernels; the including file first defines chain_layer_norm_row(xr, orow, w,
+// b, len, eps), its set's layer_norm on one row by the whole block, and
+// chain_row_norm_row(l2, x, out, op, r, lane), row r of a group_norm or l2_norm
+// by one warp (the fast set; the canonical set never puts one in a chain).
+
+__device__ __forceinline__ float ldt(const void* p, bool f16, int64_t i) {
+  return f16 ? h2f(static_cast<const h16*>(p)[i]) : static_cast<const float*>(p)[i];
+}
+__device__ __forceinline__ void stt(void* p, bool f16, int64_t i, float v) {
+  if (f16) static_cast<h16*>(p)[i] = f2h(v);
+  else static_cast<float*>(p)[i] = v;
+}
+
+__device__ void chain_layer_norm(const ChainOp& op) {
+  const int64_t rows = op.n / op.len;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t at = r * op.len;
+    if (op.a16 && op.c16)
+      chain_layer_norm_row(static_cast<const h16*>(op.a) + at, static_cast<h16*>(op.c) + at, op.w, op.wb, op.len, op.eps);
+    else if (op.a16)
+      chain_layer_norm_row(static_cast<const h16*>(op.a) + at, static_cast<float*>(op.c) + at, op.w, op.wb, op.len,
+                           op.eps);
+    else if (op.c16)
+      chain_layer_norm_row(static_cast<const float*>(op.a) + at, static_cast<h16*>(op.c) + at, op.w, op.wb, op.len,
+                           op.eps);
+    else
+      chain_layer_norm_row(static_cast<const float*>(op.a) + at, static_cast<float*>(op.c) + at, op.w, op.wb, op.len,
+                           op.eps);
+    __syncthreads();  // the row's statistics live in shared memory until every thread has used them
+  }
+}
+
+// Rows spread over the warps; each row as the set's one-warp kernel does it.
+__device__ void chain_row_norm(const ChainOp& op) {
+  const int64_t rows = op.n / op.len;
+  const int lane = int(threadIdx.x & 31);
+  for (int64_t r = threadIdx.x >> 5; r < rows; r += blockDim.x >> 5) {
+    if (op.a16 && op.c16) chain_row_norm_row(op.mul, static_cast<const h16*>(op.a), static_cast<h16*>(op.c), op, r, lane);
+    else if (op.a16) chain_row_norm_row(op.mul, static_cast<const h16*>(op.a), static_cast<float*>(op.c), op, r, lane);
+    else if (op.c16) chain_row_norm_row(op.mul, static_cast<const float*>(op.a), static_cast<h16*>(op.c), op, r, lane);
+    else chain_row_norm_row(op.mul, static_cast<const float*>(op.a), static_cast<float*>(op.c), op, r, lane);
+  }
+}
+
+// Heads side by side, kChainThreads / N of them a pass; each head's tree as
+// time_first_k's (thread f of a head = its channel f).
+__device__ void chain_time_first(const ChainOp& op) {
+  __shared__ float sh[kChainThreads];
+  const int N = int(op.len), tid = int(threadIdx.x), f = tid % N, head = tid - f;
+  const int64_t total = op.C * op.T;
+  for (int64_t base = 0; base < total; base += blockDim.x) {
+    const int64_t at = base + tid;  // t * C + c
+    const bool mine = at < total;
+    const int64_t c = at % op.C;
+    sh[tid] = mine ? (h2f(op.w[c]) * ldt(op.b, op.b16, at)) * ldt(op.a, op.a16, at) : 0.0f;
+    __syncthreads();
+    for (int span = N / 2; span >= 4; span /= 2) {
+      float v = 0.0f;
+      if (f < span) v = sh[tid] + sh[tid + span];
+      __syncthreads();
+      if (f < span) sh[tid] = v;
+      __syncthreads();
+    }
+    const float xx = ((sh[head] + sh[head + 1]) + sh[head + 2]) + sh[head + 3];
+    if (mine) stt(op.c, op.c16, at, time_first_value(ldt(op.c, op.c16, at), xx, ldt(op.b, op.b16, total + at)));
+    __syncthreads();
+  }
+}
+
+__device__ void chain_elementwise(const ChainOp& op) {
+  const int64_t C = op.C;
+  for (int64_t i = threadIdx.x; i < op.n; i += blockDim.x) {
+    switch (op.kind) {
+      case ChainKind::embedding: {
+        const int64_t s = i / C, c = i % C;
+        stt(op.c, op.c16, i, h2f(op.w[int64_t(op.tokens[s]) * C + c]));
+        break;
+      }
+      case ChainKind::token_shift: {
+        const int64_t s = i / C, c = i % C;
+        const DevCursor cu = op.cursors[s];
+        const float xv = ldt(op.a, op.a16, i);
+        const float prev = s == int64_t(cu.start) ? op.state[(int64_t(cu.batch) * op.state_rows + op.state_row) * C + c]
+                                                  : ldt(op.a, op.a16, i - C);
+        stt(op.c, op.c16, i, token_shift_value(xv, prev, ldt(op.b, op.b16, s * op.b_ts + c)));
+        break;
+      }
+      case ChainKind::blit: stt(op.c, op.c16, i, ldt(op.a, op.a16, i)); break;
+      case ChainKind::binary: {
+        const int64_t c = i % C, r = i / C, t = r % op.T, b = r / op.T;
+        const float u = ldt(op.a, op.a16, t * op.b_ts + b * op.b_bs + c);
+        const float w = ldt(op.c, op.c16, i);
+        stt(op.c, op.c16, i, binary_value(op.mul, op.act, u, w));
+        break;
+      }
+      case ChainKind::lerp: {
+        const int64_t c = i % C, r = i / C, t = r % op.T, b = r / op.T;
+        stt(op.c, op.c16, i,
+            lerp_value(ldt(op.c, op.c16, i), ldt(op.b, op.b16, i), ldt(op.a, op.a16, t * op.b_ts + b * op.b_bs + c)));
+        break;
+      }
+      case ChainKind::control_k:
+        stt(op.c, op.c16, i, control_k_value(ldt(op.c, op.c16, i), ldt(op.a, op.a16, i), h2f(op.w[i % C])));
+        break;
+      case ChainKind::channel_mix: {
+        const int64_t s = i / C, c = i % C;
+        const DevCursor cu = op.cursors[s];
+        if (s - int64_t(cu.start) + 1 == int64_t(cu.len))
+          op.state[(int64_t(cu.batch) * op.state_rows + op.state_rows - 1) * C + c] = ldt(op.c, op.c16, i);
+        stt(op.c, op.c16, i, ldt(op.a, op.a16, i));
+        break;
+      }
+      case ChainKind::affine: stt(op.c, op.c16, i, affine_value(ldt(op.c, op.c16, i), op.scale, op.bias)); break;
+      case ChainKind::layer_norm:
+      case ChainKind::time_first:
+      case ChainKind::row_norm: break;  // chain_layer_norm, chain_time_first, chain_row_norm
+    }
+  }
+}
+
+__global__ void __launch_bounds__(kChainThreads) chain_k(const ChainOp* ops, int count) {
+  pdl_enter();
+  __shared__ alignas(ChainOp) unsigned char held[sizeof(ChainOp)];  // raw: a __shared__ object is not constructed
+  ChainOp& op = *reinterpret_cast<ChainOp*>(held);
+  for (int k = 0; k < count; ++k) {
+    if (threadIdx.x == 0) op = ops[k];
+    __syncthreads();
+    if (op.kind == ChainKind::layer_norm) chain_layer_norm(op);
+    else if (op.kind == ChainKind::row_norm) chain_row_norm(op);
+    else if (op.kind == ChainKind::time_first) chain_time_first(op);
+    else chain_elementwise(op);
+    __syncthreads();
+  }
+}
+
+void chain(const ChainOp* ops, int count, cudaStream_t s) { launch(chain_k, 1, kChainThreads, 0, s, ops, count); }
