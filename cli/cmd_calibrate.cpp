@@ -61,6 +61,7 @@ void run_calibrate(const CalibrateArgs& a) {
              c.readback_bytes, c.read_gbps, c.copy_gbps, c.fp32_gflops);
   // Per kind: decode ops (T = 1) and prefill ops (T = chunk), timed apart.
   std::map<std::string, KindTotals> decode, prefill;
+  std::map<std::string, KindTotals> decode_matmuls;  // by format and shape: where a GEMV's bandwidth goes
   std::stringstream formats(a.formats);
   for (std::string format; std::getline(formats, format, ',');) {
     const std::string path = bench_model_file(a.models_dir, a.config, format);
@@ -93,6 +94,14 @@ void run_calibrate(const CalibrateArgs& a) {
         k.device_us += std::max(0.05, us[i] - c.graph_kernel_us);
         k.bytes += d.bytes_read + d.bytes_written;
         k.flops += d.flops;
+        if (T == 1 && p.ops[i].kernel == plan::Kernel::matmul) {
+          const auto& m = w.matrix(p.ops[i].params.weights.at(0));
+          KindTotals& s = decode_matmuls[fmt::format("{} K={} M={}", d.kind, m.K, m.M)];
+          ++s.ops;
+          s.us += us[i];
+          s.device_us += std::max(0.05, us[i] - c.graph_kernel_us);
+          s.bytes += d.bytes_read + d.bytes_written;
+        }
       }
       fmt::print("{} {}-token step: {} dispatches, {:.1f} us of device time (sum of the ops, each timed in a "
                  "replayed graph)\n",
@@ -109,6 +118,7 @@ void run_calibrate(const CalibrateArgs& a) {
   };
   table("decode (T = 1) ops by kind:", decode);
   table(fmt::format("prefill (T = {}) ops by kind:", a.chunk).c_str(), prefill);
+  table("decode (T = 1) matmuls by shape:", decode_matmuls);
   std::map<std::string, KindTotals> kinds = decode;
   for (const auto& [kind, k] : prefill)
     if (kind.rfind("matmul_mat", 0) == 0) kinds[kind] = k;
