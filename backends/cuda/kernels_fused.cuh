@@ -66,14 +66,7 @@ __device__ void chain_time_first(const ChainOp& op) {
     const int64_t c = at % op.C;
     sh[tid] = mine ? (h2f(op.w[c]) * ldt(op.b, op.b16, at)) * ldt(op.a, op.a16, at) : 0.0f;
     __syncthreads();
-    for (int span = N / 2; span >= 4; span /= 2) {
-      float v = 0.0f;
-      if (f < span) v = sh[tid] + sh[tid + span];
-      __syncthreads();
-      if (f < span) sh[tid] = v;
-      __syncthreads();
-    }
-    const float xx = ((sh[head] + sh[head + 1]) + sh[head + 2]) + sh[head + 3];
+    const float xx = time_first_tree(sh + head, f, N);
     if (mine) stt(op.c, op.c16, at, time_first_value(ldt(op.c, op.c16, at), xx, ldt(op.b, op.b16, total + at)));
     __syncthreads();
   }

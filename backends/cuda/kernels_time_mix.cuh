@@ -110,6 +110,19 @@ bool time_mix(DevState state, Dev r, Dev z, Dev n, Dev x, const DevCursor* curso
 //   xx = ((s0 + s1) + s2) + s3; x += xx * v.
 __device__ __forceinline__ float time_first_value(float x, float xx, float v) { return x + xx * v; }
 
+// A head's sum of its N values sh[0 .. N) (thread f holds sh[f]; every thread
+// of the block calls it): the tree above, then the fold of the last four.
+__device__ __forceinline__ float time_first_tree(float* sh, int f, int N) {
+  for (int span = N / 2; span >= 4; span /= 2) {
+    float v = 0.0f;
+    if (f < span) v = sh[f] + sh[f + span];
+    __syncthreads();
+    if (f < span) sh[f] = v;
+    __syncthreads();
+  }
+  return ((sh[0] + sh[1]) + sh[2]) + sh[3];
+}
+
 template <class T>
 __global__ void time_first_k(const h16* rk, const T* r, const T* n, T* x, int64_t C, int64_t Tn, int N) {
   pdl_enter();
@@ -119,14 +132,7 @@ __global__ void time_first_k(const h16* rk, const T* r, const T* n, T* x, int64_
   const int64_t c = h * N + f, at = t * C + c;
   shared[f] = (h2f(rk[c]) * ld(n, at)) * ld(r, at);
   __syncthreads();
-  for (int span = N / 2; span >= 4; span /= 2) {
-    float v = 0.0f;
-    if (f < span) v = shared[f] + shared[f + span];
-    __syncthreads();
-    if (f < span) shared[f] = v;
-    __syncthreads();
-  }
-  const float xx = ((shared[0] + shared[1]) + shared[2]) + shared[3];
+  const float xx = time_first_tree(shared, f, N);
   st(x, at, time_first_value(ld(x, at), xx, ld(n, C * Tn + at)));
 }
 
