@@ -40,9 +40,7 @@ __device__ __forceinline__ void load8(const float* p, float* v) {
 
 constexpr int kGemvWarps = 8;
 
-// kUnroll: 16-byte weight loads a lane has in flight (the order of its sums
-// does not depend on it).
-template <int kUnroll, class TX, class TY>
+template <class TX, class TY>
 __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, const TX* x, TY* y, int64_t K, int64_t M,
                                                                int act) {
   pdl_enter();
@@ -53,7 +51,7 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, con
   const TX* xt = x + t * K;
   float acc = 0.0f;
   const int64_t n8 = K / 8;
-#pragma unroll kUnroll
+#pragma unroll 4
   for (int64_t c = lane; c < n8; c += 32) {
     const uint4 q = __ldg(wr + c);
     float xv[8];
@@ -157,16 +155,6 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q6k_k(DevMatrix w, const
   if (lane == 0) st(y, t * w.M + m, activate(act, acc));
 }
 
-// The fp16 GEMV's unroll: 4, or RWKV_ORACLE_GEMV_UNROLL=8 (for A/B timing;
-// the bits are the same).
-inline int gemv_unroll() {
-  static const int u = [] {
-    const char* e = std::getenv("RWKV_ORACLE_GEMV_UNROLL");
-    return e && std::string_view(e) == "8" ? 8 : 4;
-  }();
-  return u;
-}
-
 void matmul_vec_fast(const DevMatrix& w, Dev x, Dev y, Activation act, bool sparse, cudaStream_t s) {
   const bool fp16 = w.fmt == Fmt::fp16 && w.K % 8 == 0;
   const bool kq = (w.fmt == Fmt::q4_k || w.fmt == Fmt::q6_k) && w.K % 256 == 0;
@@ -181,10 +169,8 @@ void matmul_vec_fast(const DevMatrix& w, Dev x, Dev y, Activation act, bool spar
       using TY = decltype(ty);
       const TX* xp = static_cast<const TX*>(x.p);
       TY* yp = static_cast<TY*>(y.p);
-      if (fp16 && gemv_unroll() == 8)
-        launch(gemv_fp16_k<8, TX, TY>, grid, 32 * kGemvWarps, 0, s, reinterpret_cast<const h16*>(w.data), xp, yp, w.K, w.M, int(act));
-      else if (fp16)
-        launch(gemv_fp16_k<4, TX, TY>, grid, 32 * kGemvWarps, 0, s, reinterpret_cast<const h16*>(w.data), xp, yp, w.K, w.M, int(act));
+      if (fp16)
+        launch(gemv_fp16_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, reinterpret_cast<const h16*>(w.data), xp, yp, w.K, w.M, int(act));
       else if (w.fmt == Fmt::q4_k)
         launch(gemv_q4k_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act));
       else
