@@ -30,7 +30,9 @@
 //               up to 16384 values each go to the GPU as one fused chain, one
 //               block running them in order (kernels_fused.cuh), with the bits
 //               of the ops run one by one; only where a run_ops range holds
-//               two or more of them (run_op alone runs the op's own kernel)
+//               two or more of them (run_op alone runs the op's own kernel).
+//               Off by default: on an H200 it speeds up `token` and slows
+//               down the graph strategies (reports/cuda-h200.md, run 10)
 //   wmma        prefill matmuls on the built-in tensor-core kernel even where
 //               cuBLAS is found (fast mode; by default f16-activation prefill
 //               matmuls go through cuBLAS, cublas_gemm.h)
