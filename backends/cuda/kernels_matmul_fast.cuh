@@ -4,13 +4,6 @@
 //   gemv_*      matmul_vec: one warp per output row and token, 16-byte weight
 //               loads, each lane a sequential partial, a shuffle tree. fp16,
 //               Q4_K and Q6_K; other formats take the canonical kernel.
-//   gemv_fp16_mma  matmul_vec with fp16 weights and f16 activations on sm_80+:
-//               the tensor cores (mma m16n8k16) take 8 weight rows and up to 16
-//               tokens a block, so a weight costs no conversion and no FMA of
-//               its own; the SIMT kernel above spent two conversions per
-//               weight (weight and activation), which bounded it at about half
-//               the read bandwidth. RWKV_ORACLE_GEMV=simt selects the SIMT
-//               kernels again (an A/B switch for benchmarks).
 //   norms       layer_norm: a block of 256 threads per row, the row in
 //               registers, two-pass mean and variance by warp shuffles;
 //               group_norm and l2_norm: one warp per (head, token) row.
@@ -76,34 +69,6 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, con
 
 // Q4_K: lanes 8b..8b+7 share a block; lane part p reads 16 code bytes of group
 // g = p/2 (sub-blocks 2g low nibbles and 2g+1 high nibbles).
-//
-// Two costs kept out of the inner loop: the block's 16-byte header (d, dmin,
-// the twelve packed scale bytes) is one load, unpacked in registers; and a
-// 4-bit code becomes a float by placing it in the mantissa of 2^23 (one byte
-// permute) and subtracting 2^23, exact, instead of an int-to-float conversion,
-// which runs at an eighth of the FMA rate on sm_90.
-__device__ __forceinline__ uint32_t byte_of(uint4 h, int n) {  // byte n (0..15) of the header
-  const uint32_t w = n < 4 ? h.x : n < 8 ? h.y : n < 12 ? h.z : h.w;
-  return (w >> (8 * (n & 3))) & 0xffu;
-}
-// Sub-block j's 6-bit scale and min from the header, as q4k_scale_min reads them.
-__device__ __forceinline__ void q4k_scale_min_regs(uint4 h, int j, float& sc, float& m) {
-  int s, mm;
-  if (j < 4) {
-    s = int(byte_of(h, 4 + j) & 63u);
-    mm = int(byte_of(h, 8 + j) & 63u);
-  } else {
-    s = int((byte_of(h, 8 + j) & 0x0fu) | ((byte_of(h, j) >> 6) << 4));
-    mm = int((byte_of(h, 8 + j) >> 4) | ((byte_of(h, 4 + j) >> 6) << 4));
-  }
-  sc = float(s);
-  m = float(mm);
-}
-// Byte b (0..3) of `nibbles` (each byte < 16) as a float: 2^23 + byte, less 2^23.
-__device__ __forceinline__ float nibble_float(uint32_t nibbles, int b) {
-  return __uint_as_float(__byte_perm(nibbles, 0x4b000000u, 0x7440u | uint32_t(b))) - 8388608.0f;
-}
-
 template <class TX, class TY>
 __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const TX* x, TY* y, int act) {
   pdl_enter();
@@ -118,12 +83,12 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const
 #pragma unroll 2
   for (int64_t b = lane >> 3; b < nb; b += 4) {
     const uint8_t* blk = row + b * 144;
-    const uint4 h = __ldg(reinterpret_cast<const uint4*>(blk));
+    const uint32_t dd = __ldg(reinterpret_cast<const uint32_t*>(blk));
+    const float d = hf(uint16_t(dd & 0xffffu)), dmin = hf(uint16_t(dd >> 16));
+    int sc0, m0, sc1, m1;
+    q4k_scale_min(blk + 4, 2 * g, sc0, m0);
+    q4k_scale_min(blk + 4, 2 * g + 1, sc1, m1);
     const uint4 q = __ldg(reinterpret_cast<const uint4*>(blk + 16 + 32 * g + 16 * half));
-    const float d = hf(uint16_t(h.x & 0xffffu)), dmin = hf(uint16_t(h.x >> 16));
-    float sc0, m0, sc1, m1;
-    q4k_scale_min_regs(h, 2 * g, sc0, m0);
-    q4k_scale_min_regs(h, 2 * g + 1, sc1, m1);
     const uint32_t qw[4] = {q.x, q.y, q.z, q.w};
     const TX* xl = xt + b * 256 + 64 * g + 16 * half;
     float xlo[16], xhi[16];
@@ -133,15 +98,12 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const
     load8(xl + 40, xhi + 8);
     // Each weight's value first (D*q - M, as the format defines it), then the
     // product: factoring D and M out of the sums would cancel catastrophically.
-    const float D0 = d * sc0, M0 = dmin * m0, D1 = d * sc1, M1 = dmin * m1;
+    const float D0 = d * float(sc0), M0 = dmin * float(m0), D1 = d * float(sc1), M1 = dmin * float(m1);
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const uint32_t lo = qw[i] & 0x0f0f0f0fu, hi = (qw[i] >> 4) & 0x0f0f0f0fu;
-#pragma unroll
-      for (int b4 = 0; b4 < 4; ++b4) {
-        acc += (D0 * nibble_float(lo, b4) - M0) * xlo[4 * i + b4];
-        acc += (D1 * nibble_float(hi, b4) - M1) * xhi[4 * i + b4];
-      }
+    for (int i = 0; i < 16; ++i) {
+      const uint32_t byte = (qw[i >> 2] >> (8 * (i & 3))) & 0xffu;
+      acc += (D0 * float(byte & 15u) - M0) * xlo[i];
+      acc += (D1 * float(byte >> 4) - M1) * xhi[i];
     }
   }
   acc = warp_sum(acc);
@@ -193,110 +155,11 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q6k_k(DevMatrix w, const
   if (lane == 0) st(y, t * w.M + m, activate(act, acc));
 }
 
-// ---- fp16 GEMV on the tensor cores (sm_80+) ----
-// A block: kMmaRows = 8 weight rows (the mma's n) x up to 16 tokens (its m),
-// K split over kMmaWarps warps, each taking every kMmaWarps-th step of 32
-// columns. In a step, lane (g = lane / 4, i = lane % 4) loads columns
-// 8i .. 8i+7 of weight row g (16 bytes; a row's four lanes read 64 bytes in a
-// row) and the same columns of tokens g and g + 8. Which physical column is
-// which k of the mma's fragments does not matter to a dot product as long as
-// the weights and the activations agree, so each 16 bytes is used as loaded:
-// its first half is the step's first k16 tile, its second half the second.
-// The warps' partial sums are added in warp order (fixed), so the result does
-// not depend on timing.
-constexpr int kMmaWarps = 8, kMmaRows = 8, kMmaTokens = 16, kMmaUnroll = 4;
-
-__device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
-                                          uint32_t b0, uint32_t b1) {
-#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 800)
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-#else
-  __trap();  // the host launches this kernel on sm_80+ only (mma_gemv_supported)
-#endif
-}
-
-template <class TY>
-__global__ void __launch_bounds__(32 * kMmaWarps) gemv_fp16_mma_k(const h16* W, const h16* x, TY* y, int64_t K,
-                                                                  int64_t M, int64_t T, int act) {
-  pdl_enter();
-  __shared__ float4 part[kMmaWarps][32];
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, i = lane & 3;
-  const int64_t m0 = int64_t(blockIdx.x) * kMmaRows, t0 = int64_t(blockIdx.y) * kMmaTokens;
-  const bool row_in = m0 + g < M, lo_in = t0 + g < T, hi_in = t0 + g + 8 < T;
-  const uint4* wr = reinterpret_cast<const uint4*>(W + (row_in ? m0 + g : 0) * K) + i;
-  const uint4* xl = reinterpret_cast<const uint4*>(x + (lo_in ? t0 + g : 0) * K) + i;
-  const uint4* xh = reinterpret_cast<const uint4*>(x + (hi_in ? t0 + g + 8 : 0) * K) + i;
-  const int64_t steps = K / 32;
-  const uint4 zero = make_uint4(0, 0, 0, 0);
-  float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  for (int64_t s0 = warp; s0 < steps; s0 += int64_t(kMmaWarps) * kMmaUnroll) {
-    uint4 wq[kMmaUnroll], al[kMmaUnroll], ah[kMmaUnroll];
-#pragma unroll
-    for (int u = 0; u < kMmaUnroll; ++u) {
-      const int64_t s = s0 + int64_t(u) * kMmaWarps;
-      const bool in = s < steps;
-      wq[u] = in && row_in ? __ldg(wr + 4 * s) : zero;
-      al[u] = in && lo_in ? __ldg(xl + 4 * s) : zero;
-      ah[u] = in && hi_in ? __ldg(xh + 4 * s) : zero;
-    }
-#pragma unroll
-    for (int u = 0; u < kMmaUnroll; ++u) {
-      mma_16816(c, al[u].x, ah[u].x, al[u].y, ah[u].y, wq[u].x, wq[u].y);
-      mma_16816(c, al[u].z, ah[u].z, al[u].w, ah[u].w, wq[u].z, wq[u].w);
-    }
-  }
-  part[warp][lane] = make_float4(c[0], c[1], c[2], c[3]);
-  __syncthreads();
-  if (warp != 0) return;
-  float r[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-  for (int v = 0; v < kMmaWarps; ++v) {
-    const float4 q = part[v][lane];
-    r[0] += q.x, r[1] += q.y, r[2] += q.z, r[3] += q.w;
-  }
-  // The accumulator: c0, c1 = token g, rows 2i and 2i+1; c2, c3 = token g + 8.
-  const int64_t ra = m0 + 2 * i;
-  if (lo_in) {
-    if (ra < M) st(y, (t0 + g) * M + ra, activate(act, r[0]));
-    if (ra + 1 < M) st(y, (t0 + g) * M + ra + 1, activate(act, r[1]));
-  }
-  if (hi_in) {
-    if (ra < M) st(y, (t0 + g + 8) * M + ra, activate(act, r[2]));
-    if (ra + 1 < M) st(y, (t0 + g + 8) * M + ra + 1, activate(act, r[3]));
-  }
-}
-
-// Whether the current device runs the mma GEMV (sm_80+) and it is not
-// switched off (RWKV_ORACLE_GEMV=simt); asked once per process.
-inline bool mma_gemv_enabled() {
-  static const bool on = [] {
-    const char* env = std::getenv("RWKV_ORACLE_GEMV");
-    if (env && std::string_view(env) == "simt") return false;
-    int dev = 0, major = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
-      return false;
-    return major >= 8;
-  }();
-  return on;
-}
-
 void matmul_vec_fast(const DevMatrix& w, Dev x, Dev y, Activation act, bool sparse, cudaStream_t s) {
   const bool fp16 = w.fmt == Fmt::fp16 && w.K % 8 == 0;
   const bool kq = (w.fmt == Fmt::q4_k || w.fmt == Fmt::q6_k) && w.K % 256 == 0;
   if (!fp16 && !kq) {
     matmul_vec_canon(w, x, y, act, sparse, s);
-    return;
-  }
-  if (fp16 && x.f16 && w.K % 32 == 0 && mma_gemv_enabled()) {
-    const dim3 grid(unsigned((w.M + kMmaRows - 1) / kMmaRows), unsigned((x.d1 + kMmaTokens - 1) / kMmaTokens));
-    with_type(y.f16, [&](auto ty) {
-      using TY = decltype(ty);
-      launch(gemv_fp16_mma_k<TY>, grid, 32 * kMmaWarps, 0, s, reinterpret_cast<const h16*>(w.data),
-             static_cast<const h16*>(x.p), static_cast<TY*>(y.p), w.K, w.M, x.d1, int(act));
-    });
     return;
   }
   const dim3 grid(unsigned((w.M + kGemvWarps - 1) / kGemvWarps), unsigned(x.d1));
