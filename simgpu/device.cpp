@@ -27,7 +27,8 @@ double kernel_time_us(const Profile& p, const Dispatch& d, bool* bandwidth_bound
   }
   const KernelEfficiency& e = p.efficiency_for(d.kind);
   const double tb = (d.bytes_read + d.bytes_written) / (p.bandwidth_gbps.value * 1e3 * e.bandwidth.value);
-  const double tc = d.flops / (p.peak_gflops.value * 1e3 * e.compute.value);
+  const double peak = e.peak_gflops ? e.peak_gflops->value : p.peak_gflops.value;
+  const double tc = d.flops / (peak * 1e3 * e.compute.value);
   if (bandwidth_bound) *bandwidth_bound = tb >= tc;
   // A grid smaller than the kind's full grid leaves part of the device idle.
   const double fill = e.full_grid ? std::min(1.0, double(d.workgroups()) / e.full_grid->value) : 1.0;

@@ -82,6 +82,7 @@ Sourced& Profile::field(std::string_view n) {
           if (which == "compute") return e.compute;
           if (which == "latency") return e.latency;
           if (which == "full_grid" && e.full_grid) return *e.full_grid;
+          if (which == "peak_gflops" && e.peak_gflops) return *e.peak_gflops;
         }
     }
   }
@@ -121,7 +122,7 @@ Profile load_profile(const std::string& path) {
   if (p.bandwidth_gbps.value <= 0) f.fail("bandwidth_gbps", "must be > 0");
   if (p.peak_gflops.value <= 0) f.fail("peak_gflops", "must be > 0");
   for (const JsonFields& e : f.objects("efficiency")) {
-    e.only({"kind", "bandwidth", "compute", "latency_us", "full_grid"});
+    e.only({"kind", "bandwidth", "compute", "latency_us", "full_grid", "peak_gflops"});
     KernelEfficiency k{e.string("kind"), e.sourced("bandwidth"), e.sourced("compute")};
     if (const std::optional<Sourced> l = e.optional_sourced("latency_us")) {
       if (l->value < 0) e.fail("latency_us", "must be >= 0");
@@ -129,6 +130,8 @@ Profile load_profile(const std::string& path) {
     }
     k.full_grid = e.optional_sourced("full_grid");
     if (k.full_grid && k.full_grid->value < 1) e.fail("full_grid", "must be >= 1 (workgroups)");
+    k.peak_gflops = e.optional_sourced("peak_gflops");
+    if (k.peak_gflops && k.peak_gflops->value <= 0) e.fail("peak_gflops", "must be > 0");
     if (k.bandwidth.value <= 0 || k.bandwidth.value > 1) e.fail("bandwidth", "must be in (0, 1]");
     if (k.compute.value <= 0 || k.compute.value > 1) e.fail("compute", "must be in (0, 1]");
     p.efficiency.push_back(std::move(k));

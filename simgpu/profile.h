@@ -45,6 +45,10 @@ struct KernelEfficiency {
   // device runs about that many at once); a dispatch of fewer workgroups gets that fraction
   // of the bandwidth and peak. Absent: every grid reaches them.
   std::optional<Sourced> full_grid = std::nullopt;
+  // Optional "peak_gflops": the kind's own compute peak, which `compute` is a fraction of
+  // (a GEMM on the tensor cores runs an order of magnitude beyond the f32 FMA peak the
+  // profile's peak_gflops measures). Absent: the profile's peak_gflops.
+  std::optional<Sourced> peak_gflops = std::nullopt;
 };
 
 struct Profile {

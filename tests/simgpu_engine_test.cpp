@@ -342,6 +342,15 @@ TEST(SimgpuEngine, KernelLatencyAndFullGridClosedForm) {
   EXPECT_NEAR(kernel_time_us(p, d), 3 + 2 * 100.0 / 25, 1e-12) << "25 of 100 workgroups: a quarter of the device";
   d.grid = {400, 1, 1};
   EXPECT_NEAR(kernel_time_us(p, d), 3 + 2, 1e-12) << "a full grid reaches the efficiency";
+  // A kind's own peak (the tensor cores') replaces the profile's for its compute roof.
+  d.flops = 4e9;  // 4 us at the profile's 1e6 GFLOP/s (1e9 FLOP per us): compute-bound
+  EXPECT_NEAR(kernel_time_us(p, d), 3 + 4, 1e-12);
+  p.efficiency.back().peak_gflops = Sourced{8e6, "test"};
+  EXPECT_NEAR(kernel_time_us(p, d), 3 + 2, 1e-12) << "0.5 us of compute at 8e6 GFLOP/s, under the 2 us of bytes";
+  d.flops = 40e9;
+  EXPECT_NEAR(kernel_time_us(p, d), 3 + 5, 1e-12) << "5 us at the kind's peak";
+  d.flops = 0;
+  p.efficiency.back().peak_gflops.reset();
   // Monotone: more bytes or flops never faster, a larger grid (up to full) never slower.
   double prev = 0;
   for (double b : {0.0, 1e3, 1e5, 1e6, 1e8}) {
