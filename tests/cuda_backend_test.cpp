@@ -76,15 +76,11 @@ TEST(CudaOptions, ParsesStrategiesAndCanonical) {
   EXPECT_FALSE(d.fuse);
   EXPECT_EQ(backends::cuda_backend_name(f), "cuda:graph,dag,fuse");
   EXPECT_TRUE(backends::parse_cuda_backend_name("cuda:token,fuse").fuse);
-  const CudaOptions h = backends::parse_cuda_backend_name("cuda:prefetch,graph,dag,pdl");
-  EXPECT_TRUE(h.prefetch);
-  EXPECT_FALSE(d.prefetch);
-  EXPECT_EQ(backends::cuda_backend_name(h), "cuda:graph,pdl,dag,prefetch");
 }
 
 TEST(CudaOptions, RejectsBadOptionsNamingThem) {
   for (const char* bad : {"cuda:fast", "cuda:graph,op", "cuda:inflight=0", "cuda:inflight=x", "cuda:", "cudax",
-                          "cuda:dag", "cuda:token,dag", "cuda:graph,prefetch", "cuda:token,prefetch"}) {
+                          "cuda:dag", "cuda:token,dag"}) {
     try {
       backends::parse_cuda_backend_name(bad);
       ADD_FAILURE() << bad << " was accepted";
@@ -484,8 +480,7 @@ TEST(CudaStrategies, WholeStepsGiveTheOpByOpBits) {
   for (const char* name : {"cuda:layer", "cuda:token", "cuda:graph", "cuda:inflight=2", "cuda:inflight=3",
                            "cuda:graph,pdl", "cuda:token,pdl", "cuda:graph,dag", "cuda:graph,dag,pdl", "cuda:op,fuse",
                            "cuda:layer,fuse", "cuda:token,fuse", "cuda:graph,fuse", "cuda:inflight=2,fuse",
-                           "cuda:graph,dag,fuse", "cuda:graph,dag,pdl,fuse", "cuda:graph,dag,prefetch",
-                           "cuda:graph,dag,pdl,prefetch"}) {
+                           "cuda:graph,dag,fuse", "cuda:graph,dag,pdl,fuse"}) {
     const WholeRun r = run_whole(w, name);
     ASSERT_EQ(r.logits.size(), base.logits.size()) << name;
     for (size_t s = 0; s < r.logits.size(); ++s)
@@ -522,8 +517,7 @@ TEST(CudaStrategies, DagGivesTheSequentialBitsOnA0p1bModel) {
   const WholeRun switched = run_whole(w, "cuda:graph", "cuda:graph,dag");
   EXPECT_EQ(switched.logits, base.logits) << "switched to cuda:graph,dag";
   EXPECT_EQ(switched.states, base.states) << "switched to cuda:graph,dag";
-  for (const char* name : {"cuda:graph,dag", "cuda:graph,dag,pdl", "cuda:graph,dag,fuse", "cuda:graph,dag,pdl,fuse",
-                           "cuda:graph,dag,pdl,prefetch"})
+  for (const char* name : {"cuda:graph,dag", "cuda:graph,dag,pdl", "cuda:graph,dag,fuse", "cuda:graph,dag,pdl,fuse"})
     for (int rep = 0; rep < 3; ++rep) {
       const WholeRun r = run_whole(w, name);
       ASSERT_EQ(r.logits.size(), base.logits.size()) << name;

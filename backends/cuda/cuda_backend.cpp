@@ -122,8 +122,6 @@ constexpr size_t kMaxGraphsPerShape = 4096;
 // independent chains after a layer's token shifts (the r, k and v matmuls and
 // the w, a, g and v LoRA paths) to run side by side.
 constexpr int kDagSideStreams = 7;
-// prefetch: blocks of each L2 prefetch launch (a few per SM: it only issues hints).
-constexpr int kPrefetchBlocks = 264;
 constexpr size_t kMaxShapes = 8;
 
 std::string shape_key(const plan::Plan& p) {
@@ -160,7 +158,6 @@ CudaOptions parse_cuda_backend_name(const std::string& name) {
     else if (opt == "wmma") o.wmma = true;
     else if (opt == "dag") o.dag = true;
     else if (opt == "fuse") o.fuse = true;
-    else if (opt == "prefetch") o.prefetch = true;
     else if (opt.rfind("inflight=", 0) == 0) {
       set(CudaStrategy::inflight);
       const std::string n = opt.substr(9);
@@ -178,17 +175,13 @@ CudaOptions parse_cuda_backend_name(const std::string& name) {
       o.device = int(v);
     } else {
       throw std::invalid_argument(fmt::format("backend '{}': unknown option '{}' (expected op, layer, token, graph, "
-                                              "inflight=N, canonical, pdl, wmma, dag, fuse, prefetch, device=I)",
+                                              "inflight=N, canonical, pdl, wmma, dag, fuse, device=I)",
                                               name, opt));
     }
   }
   if (o.dag && o.strategy != CudaStrategy::graph)
     throw std::invalid_argument(fmt::format("backend '{}': dag shapes the captured graph: it needs the graph strategy "
                                             "(cuda:graph,dag)",
-                                            name));
-  if (o.prefetch && !o.dag)
-    throw std::invalid_argument(fmt::format("backend '{}': prefetch runs beside a dag's graph: it needs "
-                                            "cuda:graph,dag,prefetch",
                                             name));
   return o;
 }
@@ -212,7 +205,6 @@ std::string cuda_backend_name(const CudaOptions& o) {
   if (o.wmma) s += ",wmma";
   if (o.dag) s += ",dag";
   if (o.fuse) s += ",fuse";
-  if (o.prefetch) s += ",prefetch";
   if (o.device != 0) s += fmt::format(",device={}", o.device);
   return s;
 }
@@ -275,10 +267,6 @@ struct CudaBackend::Impl {
   std::vector<cudaStream_t> side;
   std::vector<cudaEvent_t> op_done;
   cudaEvent_t fork = nullptr;
-  // prefetch: the stream the L2 hints go on, its end, and the bytes they may run ahead (half the L2).
-  cudaStream_t prefetch_stream = nullptr;
-  cudaEvent_t prefetch_end = nullptr;
-  int64_t prefetch_window = 0;
   // Weights and states.
   Arena weights;
   std::map<std::string, const uint16_t*> vectors;
@@ -347,10 +335,6 @@ struct CudaBackend::Impl {
     for (cudaEvent_t e : op_done) cudaEventDestroy(e);
     for (cudaStream_t s : side) cudaStreamDestroy(s);
     if (fork) cudaEventDestroy(fork);
-    if (prefetch_stream) cudaStreamDestroy(prefetch_stream);
-    if (prefetch_end) cudaEventDestroy(prefetch_end);
-    prefetch_stream = nullptr;
-    prefetch_end = nullptr;
     op_done.clear();
     side.clear();
     fork = nullptr;
@@ -384,13 +368,6 @@ struct CudaBackend::Impl {
         side.push_back(s);
       }
       check(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming), "creating an event");
-    }
-    if (opt.prefetch) {
-      check(cudaStreamCreateWithFlags(&prefetch_stream, cudaStreamNonBlocking), "creating the prefetch stream");
-      check(cudaEventCreateWithFlags(&prefetch_end, cudaEventDisableTiming), "creating an event");
-      int l2 = 0;
-      check(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, opt.device), "reading the L2 size");
-      prefetch_window = int64_t(l2) / 2;
     }
   }
 
@@ -438,7 +415,6 @@ struct CudaBackend::Impl {
       d.K = m.K;
       d.M = m.M;
       d.data = put(m.data, m.data_bytes, name);
-      d.bytes = int64_t(m.data_bytes);
       d.meta = m.meta_count ? reinterpret_cast<const uint16_t*>(put(m.meta, m.meta_count * 2, name + " (meta)"))
                             : nullptr;
       d.table = reinterpret_cast<const float*>(tables) + (m.format == WeightFormat::sf4 ? 16 : 0);
@@ -858,23 +834,6 @@ struct CudaBackend::Impl {
     check(cudaEventRecord(fork, stream), "recording the fork of a dag capture");
     std::vector<bool> joined(size_t(S), false);
     joined[0] = true;
-    // prefetch: matmul k's weights are hinted once the matmul before the last
-    // window's worth of weight bytes has finished (right at the fork for the
-    // first ones), so the hinted but unread bytes stay within the window.
-    std::vector<std::vector<size_t>> hint_after(n);  // per unit: the matmuls hinted when it ends
-    std::vector<size_t> mats;                        // the range's matmul units, in order
-    if (opt.prefetch) {
-      for (size_t u = 0; u < n; ++u)
-        if (cur->ops[unit[u].first].kind == Kernel::matmul) mats.push_back(u);
-      check(cudaStreamWaitEvent(prefetch_stream, fork, 0), "forking the prefetch stream into the capture");
-      for (size_t k = 0; k < mats.size(); ++k) {
-        int64_t ahead = 0;
-        size_t q = k;
-        while (q > 0 && ahead <= prefetch_window) ahead += cur->ops[unit[mats[--q + 1]].first].mat.bytes;
-        if (ahead <= prefetch_window) hint(mats[k], unit);
-        else hint_after[mats[q]].push_back(mats[k]);
-      }
-    }
     for (size_t u = 0; u < n; ++u) {
       const auto [i, j] = unit[u];
       std::vector<uint32_t> deps;  // the earlier units in the range this one follows
@@ -906,25 +865,10 @@ struct CudaBackend::Impl {
       check(cudaEventRecord(op_done[u], st(s)), fmt::format("recording the end of op {}", cur->ops[j - 1].name));
       on[u] = s;
       last[size_t(s)] = int64_t(u);
-      if (!hint_after[u].empty()) {
-        check(cudaStreamWaitEvent(prefetch_stream, op_done[u], 0), "ordering a prefetch");
-        for (size_t m : hint_after[u]) hint(m, unit);
-      }
     }
     for (int s = 1; s < S; ++s)
       if (last[size_t(s)] >= 0)
         check(cudaStreamWaitEvent(stream, op_done[size_t(last[size_t(s)])], 0), "joining a side stream");
-    if (opt.prefetch) {
-      check(cudaEventRecord(prefetch_end, prefetch_stream), "recording the end of the prefetches");
-      check(cudaStreamWaitEvent(stream, prefetch_end, 0), "joining the prefetch stream");
-    }
-  }
-
-  // The L2 hint of unit u's matmul weights, on the prefetch stream.
-  void hint(size_t u, const std::vector<std::pair<size_t, size_t>>& unit) {
-    const Resolved& r = cur->ops[unit[u].first];
-    cuda::prefetch_l2(r.mat.data, r.mat.bytes, kPrefetchBlocks, prefetch_stream);
-    check(cudaGetLastError(), fmt::format("launching the L2 prefetch of op {}'s weights", r.name));
   }
 
   void run_graph(size_t b, size_t e) {

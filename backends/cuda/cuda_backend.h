@@ -33,11 +33,6 @@
 //               two or more of them (run_op alone runs the op's own kernel).
 //               Off by default: on an H200 it speeds up `token` and slows
 //               down the graph strategies (reports/cuda-h200.md, run 10)
-//   prefetch    with graph,dag: the weights of each matmul of a captured range
-//               are hinted into L2 (prefetch.cu) on a stream of their own, in
-//               plan order, at most half the L2 ahead of the matmuls that have
-//               finished, so a matmul waiting on its inputs finds its weights
-//               loaded while the small kernels before it run; no result changes
 //   wmma        prefill matmuls on the built-in tensor-core kernel even where
 //               cuBLAS is found (fast mode; by default f16-activation prefill
 //               matmuls go through cuBLAS, cublas_gemm.h)
@@ -60,7 +55,6 @@ struct CudaOptions {
   bool wmma = false;  // prefill GEMMs on the built-in kernel, not cuBLAS
   bool dag = false;   // graph only: the captured graph keeps the plan's data dependencies, no more (ops in parallel)
   bool fuse = false;  // runs of small ops as one fused chain launch
-  bool prefetch = false;  // dag only: each matmul's weights hinted into L2 ahead of it, on a stream of their own
   int device = 0;
 };
 

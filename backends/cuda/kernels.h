@@ -41,7 +41,6 @@ struct DevMatrix {
   const uint16_t* meta = nullptr;  // int8: (min, max) f16 per 128 values; nf4/sf4: absmax per 64
   const float* table = nullptr;    // nf4/sf4: the 16 levels (device)
   int64_t row_bytes = 0;           // q4_k, q6_k, q8_0: bytes of one row
-  int64_t bytes = 0;               // data bytes (the L2 prefetch's extent)
 };
 
 // One layer's state, web-rwkv layout f32 [C, N+2, slots].
@@ -128,10 +127,6 @@ const Kernels& fast_kernels();
 // residuals f16((w - hi) * 4096) into lo; y = act(c) for f32 sums c with y's
 // shape (c may be y's own memory when y is f32).
 void dequant_f16(const DevMatrix& w, uint16_t* hi, uint16_t* lo, cudaStream_t s);
-
-// Hints bytes [p, p + bytes) into L2 (prefetch.cu): at most `blocks` blocks of
-// 256 threads, one prefetch per 128-byte line; reads and writes nothing.
-void prefetch_l2(const void* p, int64_t bytes, int blocks, cudaStream_t s);
 void gemm_epilogue(const float* c, Dev y, Activation act, cudaStream_t s);
 
 }  // namespace rwkv::cuda
