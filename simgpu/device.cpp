@@ -61,17 +61,30 @@ SimDevice::SimDevice(std::vector<ApiSetup> apis, const Workload& workload, size_
     c.immediate = p.immediate_launch && !a.replay;
     c.pdl = a.pdl && p.pdl_gap_us.has_value();
     c.pdl_gap = c.pdl ? p.pdl_gap_us->value : c.gap;
+    c.dag = a.dag;
+    c.dag_streams = std::max(1, a.dag_streams);
     cost_.push_back(c);
     // Price every dispatch on this API once.
-    std::vector<double> t(ops_);
+    std::vector<double> t(ops_), lat(ops_);
     std::vector<uint8_t> bw(ops_);
     for (size_t i = 0; i < ops_; ++i) {
       bool b = true;
-      t[i] = kernel_time_us(p, workload.dispatches[i], &b);
+      const Dispatch& d = workload.dispatches[i];
+      t[i] = kernel_time_us(p, d, &b);
+      lat[i] = d.fixed_us >= 0 ? 0.0 : std::min(t[i], p.efficiency_for(d.kind).latency.value);
       bw[i] = b;
     }
     kernel_us_.push_back(std::move(t));
+    latency_us_.push_back(std::move(lat));
     bw_bound_.push_back(std::move(bw));
+  }
+  if (std::any_of(apis_.begin(), apis_.end(), [](const ApiSetup& a) { return a.dag; })) {
+    producers_.resize(ops_);
+    const std::vector<std::vector<plan::Dependency>> deps = step_dependencies(workload.resources);
+    for (size_t i = 0; i < ops_; ++i)
+      for (const plan::Dependency& d : deps[i])
+        if (std::find(producers_[i].begin(), producers_[i].end(), d.producer) == producers_[i].end())
+          producers_[i].push_back(d.producer);
   }
   read_epoch_.assign(workload.resources.names.size(), 0);
   write_epoch_.assign(workload.resources.names.size(), 0);
@@ -178,6 +191,66 @@ void SimDevice::commit(uint32_t cbi) {
   cb.entries.shrink_to_fit();
 }
 
+// A dag command buffer (a graph whose edges are the plan's dependencies): a
+// dispatch goes on the stream of its latest-ending producer when that one
+// ended its stream, else on an unused stream, else on the stream free the
+// earliest (as the CUDA backend's capture assigns them); it starts its launch
+// path (the gap, pdl_gap after its stream's previous dispatch under pdl) when
+// its stream and its producers are done. Its latency then runs in parallel
+// with other dispatches; its roofline term (bytes or flops) waits for the
+// device, which serves those terms one at a time. Totals: each category's
+// share of the command buffer's wall time.
+double SimDevice::schedule_dag(Cb& cb, const ApiCost& c, double t0) {
+  const std::vector<double>& kt = kernel_us_[cb.api];
+  const std::vector<double>& lat = latency_us_[cb.api];
+  const std::vector<uint8_t>& bw = bw_bound_[cb.api];
+  std::vector<double> end(ops_, -1.0);  // this command buffer's dispatches (one step each)
+  std::vector<int64_t> stream_last(size_t(c.dag_streams), -1);
+  std::vector<double> stream_free(size_t(c.dag_streams), t0);
+  std::vector<int> on(ops_, -1);
+  double roof_free = t0, finish = t0, gaps = 0, bw_sum = 0, comp_sum = 0;
+  for (const Entry& e : cb.entries) {
+    const uint32_t i = e.dispatch;
+    double ready = t0;
+    int64_t latest = -1;
+    for (uint32_t p : producers_[i])
+      if (end[p] >= 0 && end[p] >= ready) ready = end[p], latest = p;
+    int s = -1;
+    if (latest >= 0 && stream_last[size_t(on[size_t(latest)])] == latest) s = on[size_t(latest)];
+    for (int k = 0; k < c.dag_streams && s < 0; ++k)
+      if (stream_last[size_t(k)] < 0) s = k;
+    if (s < 0) s = int(std::min_element(stream_free.begin(), stream_free.end()) - stream_free.begin());
+    const bool follows = latest >= 0 && stream_last[size_t(s)] == latest;
+    const double from = std::max(ready, stream_free[size_t(s)]);
+    const double gap = (c.pdl && follows ? c.pdl_gap : c.gap) + (e.barrier ? c.barrier : 0.0);
+    const double start = from + gap;
+    const double roof = kt[i] - lat[i];
+    const double roof_start = std::max(start + lat[i], roof_free);
+    end[i] = roof_start + roof;
+    roof_free = roof > 0 ? end[i] : roof_free;
+    stream_free[size_t(s)] = end[i];
+    stream_last[size_t(s)] = int64_t(i);
+    on[i] = s;
+    finish = std::max(finish, end[i]);
+    last_kernel_start_ = std::max(last_kernel_start_, start);
+    gaps += gap;
+    (bw[i] ? bw_sum : comp_sum) += kt[i];
+    if (record_) {
+      device_records_.push_back({from, end[i], i, e.step, uint32_t(&cb - cbs_.data()), cb.api});
+      const uint64_t inst = uint64_t(e.step) * ops_ + i;
+      op_runs_.at(inst) = {from, end[i]};
+      run_order_.push_back(inst);
+    }
+  }
+  const double sum = gaps + bw_sum + comp_sum, wall = finish - t0;
+  if (sum > 0) {
+    totals_.gap += gaps * wall / sum;
+    totals_.kernel_bandwidth += bw_sum * wall / sum;
+    totals_.kernel_compute += comp_sum * wall / sum;
+  }
+  return finish;
+}
+
 void SimDevice::attribute_idle(double idle_from, double start, bool event_delayed) {
   const double idle = start - idle_from;
   if (idle <= 0) return;
@@ -205,7 +278,9 @@ void SimDevice::schedule(uint32_t cbi) {
   }
   const std::vector<double>& kt = kernel_us_[cb.api];
   const std::vector<uint8_t>& bw = bw_bound_[cb.api];
-  for (const Entry& e : cb.entries) {
+  if (c.dag) t = schedule_dag(cb, c, std::max(t, ready));
+  const std::vector<Entry> none;
+  for (const Entry& e : c.dag ? none : cb.entries) {
     double start = t;
     double over = c.gap + (e.barrier ? c.barrier : 0.0);
     if (c.pdl) {

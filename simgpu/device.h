@@ -50,6 +50,8 @@ struct ApiSetup {
   WaitMode wait = WaitMode::spin;
   bool replay = false;
   bool pdl = false;  // programmatic dependent launch (used when the profile has pdl_gap_us)
+  bool dag = false;  // dispatches wait only for their producers (schedule.h: dag)
+  int dag_streams = 8;
 };
 
 enum class HostKind : uint8_t { encode, submit, wait, host_work, handoff, import, readback };
@@ -154,9 +156,12 @@ class SimDevice {
   struct ApiCost {
     double encode, submit, submit_latency, gap, barrier, cb_overhead, wake, event, cross_event, handoff, import;
     double pdl_gap;
-    bool immediate, pdl;
+    bool immediate, pdl, dag;
+    int dag_streams;
   };
   void schedule(uint32_t cb);
+  // A command buffer of a dag schedule: each dispatch after its producers.
+  double schedule_dag(Cb& cb, const ApiCost& c, double t);
   void attribute_idle(double idle_from, double start, bool event_delayed);
   void host_interval(double start, double end, HostKind kind, uint8_t api, uint32_t arg, uint32_t step, bool busy);
   bool needs_barrier(const Cb& cb, uint32_t dispatch);
@@ -169,6 +174,8 @@ class SimDevice {
   bool record_;
   std::vector<std::vector<double>> kernel_us_;   // [api][dispatch]
   std::vector<std::vector<uint8_t>> bw_bound_;   // [api][dispatch]
+  std::vector<std::vector<double>> latency_us_;  // [api][dispatch]: the kernel time's latency term
+  std::vector<std::vector<uint32_t>> producers_;  // dag: per dispatch, the earlier ones of its step it depends on
   std::vector<Cb> cbs_;
   std::vector<double> event_time_;     // < 0: not yet signalled
   std::vector<uint8_t> event_api_;

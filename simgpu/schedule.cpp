@@ -84,7 +84,7 @@ Schedule load_schedule(const std::string& path) {
   const nlohmann::json j = read_json_file(path);
   const JsonFields f(j, path);
   f.only({"name", "description", "source", "default_api", "assign", "api_switch", "split", "token_end", "wait",
-          "in_flight", "replay", "encode_ahead", "pdl"});
+          "in_flight", "replay", "encode_ahead", "pdl", "dag", "dag_streams"});
   Schedule s;
   s.file = path;
   s.name = f.string("name");
@@ -129,6 +129,8 @@ Schedule load_schedule(const std::string& path) {
   s.replay = f.boolean_or("replay", false);
   s.encode_ahead = f.boolean_or("encode_ahead", false);
   s.pdl = f.boolean_or("pdl", false);
+  s.dag = f.boolean_or("dag", false);
+  s.dag_streams = f.integer_or("dag_streams", 8, 1);
   return s;
 }
 

@@ -30,6 +30,11 @@
 //                 launched while its predecessor runs and waits for it on the
 //                 GPU, so back to back it costs the profile's pdl_gap_us
 //                 instead of its gap (a profile without pdl_gap_us: no change)
+//   dag           inside a command buffer a dispatch waits only for the ones it
+//                 depends on (the plan's data dependencies), not for its
+//                 predecessor, on up to dag_streams streams (the CUDA backend's
+//                 cuda:graph,dag): their launch paths and latencies overlap,
+//                 their roofline terms share the device one after another
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -71,6 +76,8 @@ struct Schedule {
   bool replay = false;
   bool encode_ahead = false;
   bool pdl = false;
+  bool dag = false;
+  int64_t dag_streams = 8;
 
   // The API role ("portable", "native" or "profile") a dispatch runs on.
   const std::string& api_for(const Dispatch& d) const;

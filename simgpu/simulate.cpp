@@ -70,7 +70,8 @@ class Walker {
     for (int i = 0; i < 2; ++i) {
       if (!apis[size_t(i)]) continue;
       dev_api_[i] = int(setups.size());
-      setups.push_back({apis[size_t(i)], i == 0 ? s.wait_portable : s.wait_native, s.replay, s.pdl});
+      setups.push_back({apis[size_t(i)], i == 0 ? s.wait_portable : s.wait_native, s.replay, s.pdl, s.dag,
+                        int(s.dag_streams)});
     }
     const size_t n = w.dispatches.size();
     api_.resize(n);

@@ -450,3 +450,42 @@ TEST(SimgpuEngine, AddingSyncsIsNeverFasterWithLatencyAndPdl) {
       }
     }
 }
+
+namespace {
+
+// dag (the CUDA backend's cuda:graph,dag): a dependent chain prices as in
+// sequence; independent dispatches overlap their gaps and latencies but not
+// their roofline terms; on a real plan no dispatch starts before one it
+// depends on has ended (simgpu's hazard checker).
+TEST(SimgpuEngine, DagOverlapsOnlyWhatTheDependenciesAllow) {
+  Profile p = test_profile("gpu", "native");
+  p.pdl_gap_us = Sourced{0.125, "test"};
+  p.efficiency.push_back({"k", {0.5, "test"}, {1, "test"}});
+  p.efficiency.back().latency = {3, "test"};
+  Schedule s = one_buffer();
+  s.replay = true;
+  Schedule d = s;
+  d.dag = true;
+  for (bool pdl : {false, true}) {
+    s.pdl = d.pdl = pdl;
+    const Workload chain = synthetic_workload(8, 2);
+    EXPECT_NEAR(run(chain, d, p, 2).total_us, run(chain, s, p, 2).total_us, 1e-9) << "pdl " << pdl;
+  }
+  s.pdl = d.pdl = false;
+  std::vector<Dispatch> list(4);
+  for (Dispatch& x : list) x.kind = "k", x.bytes_read = 1e6, x.grid = {64, 1, 1};  // 3 us latency + 2 us of bytes
+  const Workload independent = dispatch_list_workload("four", list);
+  const double gap = p.replay_gap_us.value;
+  EXPECT_NEAR(run(independent, s, p, 1).total_us - run(independent, d, p, 1).total_us, 3 * (gap + 3), 1e-9)
+      << "four side by side: one gap and one latency, four roofline terms";
+  d.dag_streams = 1;
+  EXPECT_NEAR(run(independent, d, p, 1).total_us, run(independent, s, p, 1).total_us, 1e-9) << "one stream";
+  d.dag_streams = 8;
+  d.pdl = true;
+  const Workload w = plan_workload(plan::build_plan(plan::preset("0.1b"), 1), WeightFormats{});
+  const SimResult r = run(w, d, p, 3);
+  EXPECT_TRUE(find_violations(w.resources, 3, r.device->op_runs()).empty());
+  EXPECT_LT(r.total_us, run(w, s, p, 3).total_us) << "the LoRA paths and token shifts overlap";
+}
+
+}  // namespace
