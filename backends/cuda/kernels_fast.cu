@@ -7,8 +7,6 @@
 #include <mma.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <string_view>
 
 #include "backends/cuda/kernels.h"
 

@@ -40,8 +40,7 @@ __device__ __forceinline__ void load8(const float* p, float* v) {
 
 constexpr int kGemvWarps = 8;
 
-// kUnroll: 16-byte loads each lane issues before it waits (the loop's unroll).
-template <int kUnroll, class TX, class TY>
+template <class TX, class TY>
 __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, const TX* x, TY* y, int64_t K, int64_t M,
                                                                int act) {
   pdl_enter();
@@ -52,7 +51,7 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, con
   const TX* xt = x + t * K;
   float acc = 0.0f;
   const int64_t n8 = K / 8;
-#pragma unroll kUnroll
+#pragma unroll 4
   for (int64_t c = lane; c < n8; c += 32) {
     const uint4 q = __ldg(wr + c);
     float xv[8];
@@ -70,7 +69,7 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, con
 
 // Q4_K: lanes 8b..8b+7 share a block; lane part p reads 16 code bytes of group
 // g = p/2 (sub-blocks 2g low nibbles and 2g+1 high nibbles).
-template <int kUnroll, class TX, class TY>
+template <class TX, class TY>
 __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const TX* x, TY* y, int act) {
   pdl_enter();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -81,7 +80,7 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const
   const int64_t nb = w.K / 256;
   const int p = lane & 7, g = p >> 1, half = p & 1;
   float acc = 0.0f;
-#pragma unroll kUnroll
+#pragma unroll 2
   for (int64_t b = lane >> 3; b < nb; b += 4) {
     const uint8_t* blk = row + b * 144;
     const uint32_t dd = __ldg(reinterpret_cast<const uint32_t*>(blk));
@@ -156,17 +155,6 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q6k_k(DevMatrix w, const
   if (lane == 0) st(y, t * w.M + m, activate(act, acc));
 }
 
-// How deep the GEMVs' loops are unrolled: RWKV_ORACLE_GEMV=shallow (fp16 4,
-// Q4_K 2 blocks: the kernels until run 13) or deep (fp16 8, Q4_K 4), an A/B
-// switch read once per process.
-inline bool gemv_deep() {
-  static const bool deep = [] {
-    const char* env = std::getenv("RWKV_ORACLE_GEMV");
-    return !(env && std::string_view(env) == "shallow");
-  }();
-  return deep;
-}
-
 void matmul_vec_fast(const DevMatrix& w, Dev x, Dev y, Activation act, bool sparse, cudaStream_t s) {
   const bool fp16 = w.fmt == Fmt::fp16 && w.K % 8 == 0;
   const bool kq = (w.fmt == Fmt::q4_k || w.fmt == Fmt::q6_k) && w.K % 256 == 0;
@@ -181,12 +169,10 @@ void matmul_vec_fast(const DevMatrix& w, Dev x, Dev y, Activation act, bool spar
       using TY = decltype(ty);
       const TX* xp = static_cast<const TX*>(x.p);
       TY* yp = static_cast<TY*>(y.p);
-      const bool deep = gemv_deep();
       if (fp16)
-        launch(deep ? gemv_fp16_k<8, TX, TY> : gemv_fp16_k<4, TX, TY>, grid, 32 * kGemvWarps, 0, s,
-               reinterpret_cast<const h16*>(w.data), xp, yp, w.K, w.M, int(act));
+        launch(gemv_fp16_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, reinterpret_cast<const h16*>(w.data), xp, yp, w.K, w.M, int(act));
       else if (w.fmt == Fmt::q4_k)
-        launch(deep ? gemv_q4k_k<4, TX, TY> : gemv_q4k_k<2, TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act));
+        launch(gemv_q4k_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act));
       else
         launch(gemv_q6k_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act));
     });
