@@ -198,8 +198,11 @@ void SimDevice::commit(uint32_t cbi) {
 // path (the gap, pdl_gap after its stream's previous dispatch under pdl) when
 // its stream and its producers are done. Its latency then runs in parallel
 // with other dispatches; its roofline term (bytes or flops) waits for the
-// device, which serves those terms one at a time. Totals: each category's
-// share of the command buffer's wall time.
+// device, which serves those terms one at a time. The producers are those of
+// the dispatch's own step; a command buffer holding several steps starts each
+// step after the whole previous one (the state and buffers carry over; the
+// simulator's walker commits each step on its own, the device API allows more).
+// Totals: each category's share of the command buffer's wall time.
 double SimDevice::schedule_dag(Cb& cb, const ApiCost& c, double t0) {
   const std::vector<double>& kt = kernel_us_[cb.api];
   const std::vector<double>& lat = latency_us_[cb.api];
@@ -208,10 +211,12 @@ double SimDevice::schedule_dag(Cb& cb, const ApiCost& c, double t0) {
   std::vector<int64_t> stream_last(size_t(c.dag_streams), -1);
   std::vector<double> stream_free(size_t(c.dag_streams), t0);
   std::vector<int> on(ops_, -1);
-  double roof_free = t0, finish = t0, gaps = 0, bw_sum = 0, comp_sum = 0;
+  double roof_free = t0, finish = t0, gaps = 0, bw_sum = 0, comp_sum = 0, step_start = t0;
+  uint32_t step = cb.entries.empty() ? 0 : cb.entries.front().step;
   for (const Entry& e : cb.entries) {
     const uint32_t i = e.dispatch;
-    double ready = t0;
+    if (e.step != step) step = e.step, step_start = finish;
+    double ready = step_start;
     int64_t latest = -1;
     for (uint32_t p : producers_[i])
       if (end[p] >= 0 && end[p] >= ready) ready = end[p], latest = p;

@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -41,6 +42,7 @@ struct Case {
 std::vector<Case> measured_from(const std::string& file) {
   std::vector<Case> out;
   std::ifstream in(kRoot + "/" + file);
+  if (!in) throw std::runtime_error(file + ": cannot be read");
   if (file.ends_with(".json")) {
     const nlohmann::json j = nlohmann::json::parse(in);
     for (const nlohmann::json& c : j.at("cases"))
@@ -53,8 +55,10 @@ std::vector<Case> measured_from(const std::string& file) {
     if (line.rfind("|", 0) != 0 || line.rfind("|---", 0) == 0) continue;
     std::vector<std::string> cells;
     std::stringstream ss(line.substr(1));
-    for (std::string cell; std::getline(ss, cell, '|');)
-      cells.push_back(cell.substr(cell.find_first_not_of(' '), cell.find_last_not_of(' ') - cell.find_first_not_of(' ') + 1));
+    for (std::string cell; std::getline(ss, cell, '|');) {
+      const size_t a = cell.find_first_not_of(' '), b = cell.find_last_not_of(' ');
+      cells.push_back(a == std::string::npos ? std::string() : cell.substr(a, b - a + 1));
+    }
     if (cols.empty()) {
       cols = cells;
       continue;
