@@ -216,6 +216,7 @@ void run_backend_bench(const BackendBenchArgs& a) {
         if (so.wmma) r.strategy += "+wmma";
         if (so.dag) r.strategy += "+dag";
         if (so.fuse) r.strategy += "+fuse";
+        if (so.merge) r.strategy += "+merge";
         const auto t0 = Clock::now();
         size_t at = 0;
         for (int64_t len : forward::chunk_lengths(a.prefill, a.chunk)) {

@@ -76,6 +76,11 @@ TEST(CudaOptions, ParsesStrategiesAndCanonical) {
   EXPECT_FALSE(d.fuse);
   EXPECT_EQ(backends::cuda_backend_name(f), "cuda:graph,dag,fuse");
   EXPECT_TRUE(backends::parse_cuda_backend_name("cuda:token,fuse").fuse);
+  const CudaOptions m = backends::parse_cuda_backend_name("cuda:merge,graph,dag,pdl");
+  EXPECT_TRUE(m.merge);
+  EXPECT_FALSE(f.merge);
+  EXPECT_EQ(backends::cuda_backend_name(m), "cuda:graph,pdl,dag,merge");
+  EXPECT_TRUE(backends::parse_cuda_backend_name(backends::cuda_backend_name(m)).merge);
 }
 
 TEST(CudaOptions, RejectsBadOptionsNamingThem) {
@@ -480,7 +485,8 @@ TEST(CudaStrategies, WholeStepsGiveTheOpByOpBits) {
   for (const char* name : {"cuda:layer", "cuda:token", "cuda:graph", "cuda:inflight=2", "cuda:inflight=3",
                            "cuda:graph,pdl", "cuda:token,pdl", "cuda:graph,dag", "cuda:graph,dag,pdl", "cuda:op,fuse",
                            "cuda:layer,fuse", "cuda:token,fuse", "cuda:graph,fuse", "cuda:inflight=2,fuse",
-                           "cuda:graph,dag,fuse", "cuda:graph,dag,pdl,fuse"}) {
+                           "cuda:graph,dag,fuse", "cuda:graph,dag,pdl,fuse", "cuda:op,merge", "cuda:token,merge",
+                           "cuda:graph,merge", "cuda:graph,dag,pdl,merge", "cuda:token,fuse,merge"}) {
     const WholeRun r = run_whole(w, name);
     ASSERT_EQ(r.logits.size(), base.logits.size()) << name;
     for (size_t s = 0; s < r.logits.size(); ++s)
@@ -517,7 +523,8 @@ TEST(CudaStrategies, DagGivesTheSequentialBitsOnA0p1bModel) {
   const WholeRun switched = run_whole(w, "cuda:graph", "cuda:graph,dag");
   EXPECT_EQ(switched.logits, base.logits) << "switched to cuda:graph,dag";
   EXPECT_EQ(switched.states, base.states) << "switched to cuda:graph,dag";
-  for (const char* name : {"cuda:graph,dag", "cuda:graph,dag,pdl", "cuda:graph,dag,fuse", "cuda:graph,dag,pdl,fuse"})
+  for (const char* name : {"cuda:graph,dag", "cuda:graph,dag,pdl", "cuda:graph,dag,fuse", "cuda:graph,dag,pdl,fuse",
+                           "cuda:graph,merge", "cuda:graph,dag,merge", "cuda:graph,dag,pdl,merge"})
     for (int rep = 0; rep < 3; ++rep) {
       const WholeRun r = run_whole(w, name);
       ASSERT_EQ(r.logits.size(), base.logits.size()) << name;
@@ -558,6 +565,45 @@ TEST(CudaStrategies, FuseCutsTheLaunchesOfADecodeStep) {
     std::printf("%s: a decode step of %zu ops in %zu launches\n", name, p.ops.size(), fused);
     EXPECT_LT(double(fused), 0.7 * double(p.ops.size())) << name;
     EXPECT_EQ(cuda.launches(5, 6), 1u);
+  }
+}
+
+// merge: in a decode step of the 0.1b model (C = 768, heads of 64) a layer
+// with a value LoRA goes from 44 launches to 25: blit + ln1 + six token shifts,
+// blit + ln2 + the ffn token shift, time_mix + ln_x + time_first + mul_g, and
+// the matmuls o (+ add), ffn value (+ channel_mix + add), w2 (+ add), a2
+// (+ add_activate), v2 (+ add_activate + lerp) each one launch. The canonical
+// set has no merged kernels; a switch to merge on a loaded backend (shapes
+// made before it) gives the unmerged bits.
+TEST(CudaStrategies, MergeShortensTheLaunchesOfADecodeStep) {
+  REQUIRE_GPU();
+  const Rwkv7Weights& w = synthetic_0p1b();
+  const WholeRun switched = run_whole(w, "cuda:graph,dag", "cuda:graph,dag,pdl,merge");
+  const WholeRun base = run_whole(w, "cuda:graph");
+  EXPECT_EQ(switched.logits, base.logits) << "switched to cuda:graph,dag,pdl,merge";
+  EXPECT_EQ(switched.states, base.states) << "switched to cuda:graph,dag,pdl,merge";
+  backends::BackendOptions bo;
+  bo.forward.activations = DType::f16;
+  const std::vector<uint32_t> token = {7};
+  const forward::Chunk chunk{0, std::span(token)};
+  const forward::StepLayout layout = forward::layout_step(std::span(&chunk, 1), forward::LogitsFor::last, 1, w.config.V);
+  const plan::Plan p = plan::build_plan(w.config, 1, layout.outputs);
+  size_t begin = p.ops.size(), end = 0;  // layer 1's ops
+  for (size_t i = 0; i < p.ops.size(); ++i)
+    if (p.ops[i].layer == 1) begin = std::min(begin, i), end = i + 1;
+  ASSERT_EQ(end - begin, 44u);
+  for (const char* name : {"cuda:graph,dag,merge", "cuda:graph,dag,canonical,merge"}) {
+    CudaBackend cuda(backends::parse_cuda_backend_name(name));
+    cuda.load(w, bo);
+    cuda.begin_step(p, layout);
+    const size_t merged = cuda.launches(0, p.ops.size());
+    std::printf("%s: a decode step of %zu ops in %zu launches, layer 1 in %zu\n", name, p.ops.size(), merged,
+                cuda.launches(begin, end));
+    if (cuda.options().canonical) EXPECT_EQ(merged, p.ops.size()) << "no merged kernels in the canonical set";
+    else EXPECT_EQ(cuda.launches(begin, end), 25u);
+    EXPECT_EQ(cuda.launches(begin + 1, begin + 2), 1u) << "run_op alone: the op's own kernel";
+    cuda.run_ops(0, p.ops.size());
+    cuda.end_step();
   }
 }
 

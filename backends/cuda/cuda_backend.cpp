@@ -93,6 +93,15 @@ struct Resolved {
   bool sparse = false, use_vec = false;
 };
 
+// A merged launch: ops [begin, end) as one kernel (kernels.h, kernels_merged.cuh).
+struct Merged {
+  enum class Kind { epilogue, norm_shift, time_mix_tail } kind = Kind::epilogue;
+  size_t end = 0;
+  cuda::Epilogue epilogue;
+  cuda::NormShift norm_shift;
+  cuda::TimeMixTail tail;
+};
+
 // Buffers, resolved ops and graphs of one plan shape.
 struct StepShape {
   std::string key;
@@ -110,6 +119,8 @@ struct StepShape {
   // may hold, in plan order, on the device), or -1.
   std::vector<int32_t> chain_at;
   Arena chain;
+  // merge: the merged launches (kernels.h), by the op each begins at.
+  std::map<size_t, Merged> merged;
   std::map<std::pair<size_t, size_t>, cudaGraphExec_t> graphs;
   bool gemm_reserved = false;  // the cuBLAS scratch covers this shape's mat-path matmuls
   ~StepShape() {
@@ -158,6 +169,7 @@ CudaOptions parse_cuda_backend_name(const std::string& name) {
     else if (opt == "wmma") o.wmma = true;
     else if (opt == "dag") o.dag = true;
     else if (opt == "fuse") o.fuse = true;
+    else if (opt == "merge") o.merge = true;
     else if (opt.rfind("inflight=", 0) == 0) {
       set(CudaStrategy::inflight);
       const std::string n = opt.substr(9);
@@ -175,7 +187,7 @@ CudaOptions parse_cuda_backend_name(const std::string& name) {
       o.device = int(v);
     } else {
       throw std::invalid_argument(fmt::format("backend '{}': unknown option '{}' (expected op, layer, token, graph, "
-                                              "inflight=N, canonical, pdl, wmma, dag, fuse, device=I)",
+                                              "inflight=N, canonical, pdl, wmma, dag, fuse, merge, device=I)",
                                               name, opt));
     }
   }
@@ -205,6 +217,7 @@ std::string cuda_backend_name(const CudaOptions& o) {
   if (o.wmma) s += ",wmma";
   if (o.dag) s += ",dag";
   if (o.fuse) s += ",fuse";
+  if (o.merge) s += ",merge";
   if (o.device != 0) s += fmt::format(",device={}", o.device);
   return s;
 }
@@ -477,8 +490,99 @@ struct CudaBackend::Impl {
         last_mat = int64_t(i);
       }
     }
+    make_merged(*s);
     return s;
   }
+
+  // The merged launches of a shape (computed for every shape: set_options may
+  // switch merge on later; used only with a kernel set that has them).
+  void make_merged(StepShape& s) const {
+    for (size_t i = 0; i < s.ops.size(); ++i)
+      if (std::optional<Merged> m = merged_at(s, i)) s.merged[i] = *m;
+  }
+
+  // The merged launch that may begin at op i: a vec-path matmul the fast GEMV
+  // takes, then up to kEpilogueOps element-wise ops of its output's shape, each
+  // following the matmul or an earlier one of them, none writing the matmul's
+  // input; [a same-dtype blit into] a one-row layer_norm of 129..4096
+  // channels (the fast set's block row) in place, then token shifts of its
+  // output; a one-token time_mix_v7 (heads of 32..128), then its head's
+  // group_norm, time_first_v7 and mul by g, all in place on its output.
+  std::optional<Merged> merged_at(const StepShape& s, size_t i) const {
+    const std::vector<Resolved>& ops = s.ops;
+    const Resolved& r = ops[i];
+    auto is = [&](size_t j, Kernel kind) { return j < ops.size() && ops[j].kind == kind; };
+    Merged m;
+    if (r.kind == Kernel::matmul && r.in[0].d1 % 32 != 0 && cuda::gemv_takes_epilogue(r.mat)) {
+      size_t j = i + 1;
+      for (; j < ops.size() && m.epilogue.count < cuda::kEpilogueOps; ++j) {
+        const Kernel kind = ops[j].kind;
+        if (kind != Kernel::add && kind != Kernel::mul && kind != Kernel::add_activate && kind != Kernel::lerp &&
+            kind != Kernel::channel_mix_v7 && kind != Kernel::control_k_v7 && kind != Kernel::affine)
+          break;
+        const std::optional<cuda::ChainOp> c = chain_op(s, ops[j]);
+        const std::vector<uint32_t>& p = s.producers[j];
+        const bool follows = std::any_of(p.begin(), p.end(), [&](uint32_t d) { return d >= i && d < j; });
+        if (!c || c->n != r.out.numel() || c->C != r.out.d0 || c->c == r.in[0].p || !follows) break;
+        m.epilogue.op[m.epilogue.count++] = *c;
+      }
+      if (m.epilogue.count == 0) return std::nullopt;
+      m.kind = Merged::Kind::epilogue;
+      m.end = j;
+      return m;
+    }
+    if (r.kind == Kernel::blit || r.kind == Kernel::layer_norm) {
+      size_t ln = i;
+      const void* source = nullptr;
+      bool source16 = false;
+      if (r.kind == Kernel::blit) {
+        if (!is(i + 1, Kernel::layer_norm) || r.in[0].f16 != r.out.f16 || r.in_offset != 0 || r.out_offset != 0 ||
+            r.count != r.out.numel() || ops[i + 1].in[0].p != r.out.p)
+          return std::nullopt;
+        ln = i + 1;
+        source = r.in[0].p, source16 = r.in[0].f16;
+      }
+      const Resolved& n = ops[ln];
+      const int64_t len = n.in[0].d0;
+      if (n.in[0].numel() != len || n.out.p != n.in[0].p || len <= 128 || len > 4096) return std::nullopt;
+      const std::optional<cuda::ChainOp> norm = chain_op(s, n);
+      if (!norm) return std::nullopt;
+      m.norm_shift.norm = *norm;
+      if (source) m.norm_shift.norm.a = source, m.norm_shift.norm.a16 = source16;
+      size_t j = ln + 1;
+      for (; is(j, Kernel::token_shift) && m.norm_shift.shifts < cuda::kShiftOps && ops[j].in[0].p == n.out.p; ++j) {
+        const std::optional<cuda::ChainOp> c = chain_op(s, ops[j]);
+        if (!c || c->n != len) break;
+        m.norm_shift.shift[m.norm_shift.shifts++] = *c;
+      }
+      if (m.norm_shift.shifts == 0) return std::nullopt;
+      m.kind = Merged::Kind::norm_shift;
+      m.end = j;
+      return m;
+    }
+    if (r.kind == Kernel::time_mix_v7) {
+      const int64_t N = r.head_size;
+      const Dev& x = r.out;
+      if (x.d1 * x.d2 != 1 || N < 32 || N > 128 || !is(i + 3, Kernel::mul)) return std::nullopt;
+      const Resolved& gn = ops[i + 1];
+      const Resolved& tf = ops[i + 2];
+      const Resolved& mul = ops[i + 3];
+      if (gn.kind != Kernel::group_norm || gn.in[0].p != x.p || gn.out.p != x.p || gn.head_size != N) return std::nullopt;
+      if (tf.kind != Kernel::time_first_v7 || tf.out.p != x.p || tf.in[0].p != r.in[0].p || tf.in[1].p != r.in[2].p ||
+          tf.head_size != N)
+        return std::nullopt;
+      if (mul.use_vec || mul.out.p != x.p || mul.in[0].numel() != x.numel()) return std::nullopt;
+      const std::optional<cuda::ChainOp> g = chain_op(s, gn), t = chain_op(s, tf), u = chain_op(s, mul);
+      if (!g || !t || !u) return std::nullopt;
+      m.kind = Merged::Kind::time_mix_tail;
+      m.tail = {*g, *t, *u};
+      m.end = i + 4;
+      return m;
+    }
+    return std::nullopt;
+  }
+
+  bool merging() const { return opt.merge && k->matmul_vec_then != nullptr; }
 
   // The descriptors of every op a fused chain may hold (any dtypes, at most
   // kChainMaxElements values; a layer_norm of at most 8 rows; group_norm and
@@ -618,6 +722,10 @@ struct CudaBackend::Impl {
   // `fuse`, the run of chainable ops from i (cut at layer ends under the
   // layer strategy, whose syncs fall there); otherwise i + 1.
   size_t unit_end(size_t i, size_t e) const {
+    if (merging()) {
+      const auto it = cur->merged.find(i);
+      if (it != cur->merged.end() && it->second.end <= e) return it->second.end;
+    }
     if (!opt.fuse || !chainable(i)) return i + 1;
     size_t j = i + 1;
     while (j < e && chainable(j) &&
@@ -629,12 +737,30 @@ struct CudaBackend::Impl {
   // Ops [i, j) as one launch: the op's own kernel, or a fused chain.
   void launch_unit(size_t i, size_t j, cudaStream_t st) {
     if (j == i + 1) return launch(cur->ops[i], st);
+    if (merging()) {
+      const auto it = cur->merged.find(i);
+      if (it != cur->merged.end() && it->second.end == j) return launch_merged(i, it->second, st);
+    }
     const auto* base = static_cast<const cuda::ChainOp*>(cur->chain.base);
     k->chain(base + cur->chain_at[i], int(j - i), st);
     const cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess)
       fail(e, fmt::format("launching the fused chain of ops {} .. {} ({} ops)", cur->ops[i].name,
                           cur->ops[j - 1].name, j - i));
+  }
+
+  void launch_merged(size_t i, const Merged& m, cudaStream_t st) {
+    const Resolved& r = cur->ops[i];
+    switch (m.kind) {
+      case Merged::Kind::epilogue: k->matmul_vec_then(r.mat, r.in[0], r.out, r.act, m.epilogue, st); break;
+      case Merged::Kind::norm_shift: k->norm_shift(m.norm_shift, st); break;
+      case Merged::Kind::time_mix_tail:
+        k->time_mix_then(r.state, r.in[0], r.in[1], r.in[2], r.out, cur->cursors, bo.forward.decay, m.tail, st);
+        break;
+    }
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess)
+      fail(e, fmt::format("launching the merged ops {} .. {} ({} ops)", r.name, cur->ops[m.end - 1].name, m.end - i));
   }
 
   Dev buf(StepShape& s, const plan::Op& op, const std::string& name) const {
@@ -776,7 +902,8 @@ struct CudaBackend::Impl {
     if (e == cudaSuccess) return;
     const Resolved& r = cur->ops[i];
     if (j == i + 1) fail(e, fmt::format("op {} ({}) on the device", r.name, plan::kernel_name(r.kind)));
-    fail(e, fmt::format("the fused chain of ops {} .. {} on the device", r.name, cur->ops[j - 1].name));
+    fail(e, fmt::format("the {} ops {} .. {} on the device", merging() && cur->merged.count(i) ? "merged" : "fused chain of",
+                        r.name, cur->ops[j - 1].name));
   }
 
   void require_step(const char* what) const {

@@ -33,6 +33,15 @@
 //               two or more of them (run_op alone runs the op's own kernel).
 //               Off by default: on an H200 it speeds up `token` and slows
 //               down the graph strategies (reports/cuda-h200.md, run 10)
+//   merge       fast set: a kernel does the small ops that follow it and need
+//               nothing but its output (kernels_merged.cuh): a vec-path matmul
+//               the ops on its outputs (o-proj + residual add, the ffn value +
+//               channel_mix + add, the LoRA second stages + their adds and
+//               lerp), a one-row layer_norm its blit before and its token
+//               shifts after, a one-token time_mix its head's group_norm,
+//               time_first and mul by g; with the bits of the ops run one by
+//               one. Fewer dependent launches in a decode step. A merged launch
+//               goes first where fuse is on too
 //   wmma        prefill matmuls on the built-in tensor-core kernel even where
 //               cuBLAS is found (fast mode; by default f16-activation prefill
 //               matmuls go through cuBLAS, cublas_gemm.h)
@@ -55,6 +64,7 @@ struct CudaOptions {
   bool wmma = false;  // prefill GEMMs on the built-in kernel, not cuBLAS
   bool dag = false;   // graph only: the captured graph keeps the plan's data dependencies, no more (ops in parallel)
   bool fuse = false;  // runs of small ops as one fused chain launch
+  bool merge = false;  // fast set: an op's kernel does the small ops after it that need only its output
   int device = 0;
 };
 

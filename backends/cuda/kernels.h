@@ -88,6 +88,37 @@ struct ChainOp {
 constexpr int kChainThreads = 1024;
 constexpr int64_t kChainMaxElements = 16384;
 
+// Merged launches (the `merge` option, fast set; kernels_merged.cuh): an op's
+// kernel does the small ops that follow it in the plan and need nothing but
+// its output, so a decode step's chain of dependent launches gets shorter.
+// Each merged op computes its values in its own kernel's expressions, so a
+// merged step gives the bits of the ops run one by one. Descriptors go by
+// value (kernel parameters), so a captured graph holds them.
+//
+// A matmul_vec and up to kEpilogueOps element-wise ops on its output (binary,
+// lerp, control_k, channel_mix, affine: element i of each reads element i
+// only): the lane that stores y[i] runs them on element i.
+constexpr int kEpilogueOps = 3;
+struct Epilogue {
+  int count = 0;
+  ChainOp op[kEpilogueOps];
+};
+// A one-row layer_norm (a 256-thread row: at most 4096 channels), optionally
+// reading its input from the blit before it, then up to kShiftOps token
+// shifts of its output row, in one block of kNormShiftThreads.
+constexpr int kShiftOps = 6;
+constexpr int kNormShiftThreads = 1024;
+struct NormShift {
+  ChainOp norm;  // a: the row to normalise (the blit's source when the blit is merged), c: the output
+  int shifts = 0;
+  ChainOp shift[kShiftOps];
+};
+// time_mix_v7 of one token, then per head: its group_norm (rows of the head
+// size), time_first_v7 and the mul by g, in the time mix's block.
+struct TimeMixTail {
+  ChainOp group_norm, time_first, mul;
+};
+
 struct Kernels {
   const char* name;
   // Programmatic dependent launch on or off for the launches that follow (sm_90+ only).
@@ -117,7 +148,19 @@ struct Kernels {
   // ops[0 .. count) (device memory) in one block, in order.
   void (*chain)(const ChainOp* ops, int count, cudaStream_t);
   bool chain_row_norms;  // whether chains may hold row_norm ops (group_norm, l2_norm)
+  // Merged launches (null in a set without them): matmul_vec then its
+  // epilogue (a format gemv_takes_epilogue accepts); the norm and its shifts;
+  // time_mix_v7 (head size 16..128, one token) then its tail.
+  void (*matmul_vec_then)(const DevMatrix& w, Dev x, Dev y, Activation act, const Epilogue& epi, cudaStream_t);
+  void (*norm_shift)(const NormShift& ns, cudaStream_t);
+  bool (*time_mix_then)(DevState state, Dev r, Dev z, Dev n, Dev x, const DevCursor* cursors, float decay,
+                        const TimeMixTail& tail, cudaStream_t);
 };
+
+// Whether the fast set's warp GEMV (and so matmul_vec_then) takes matrix w.
+inline bool gemv_takes_epilogue(const DevMatrix& w) {
+  return (w.fmt == Fmt::fp16 && w.K % 8 == 0) || ((w.fmt == Fmt::q4_k || w.fmt == Fmt::q6_k) && w.K % 256 == 0);
+}
 
 const Kernels& canonical_kernels();
 const Kernels& fast_kernels();

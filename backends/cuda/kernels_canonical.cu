@@ -11,6 +11,7 @@
 namespace rwkv::cuda::canonical {
 #include "backends/cuda/device_common.cuh"
 #include "backends/cuda/kernels_elementwise.cuh"
+#include "backends/cuda/kernels_chain_element.cuh"
 #include "backends/cuda/kernels_norm.cuh"
 #include "backends/cuda/kernels_time_mix.cuh"
 #include "backends/cuda/kernels_matmul.cuh"
@@ -35,7 +36,7 @@ const Kernels& canonical_kernels() {
   static const Kernels k{"canonical",  set_pdl, embedding, layer_norm, l2_norm,    token_shift,      blit,
                          binary,       lerp,      control_k,  channel_mix, affine,          time_mix,
                          time_first,   matmul_vec_canon,      matmul_mat_simt,              softmax,
-                         chain,        false};
+                         chain,        false,           nullptr,               nullptr,      nullptr};
   return k;
 }
 

@@ -13,11 +13,13 @@
 namespace rwkv::cuda::fast {
 #include "backends/cuda/device_common.cuh"
 #include "backends/cuda/kernels_elementwise.cuh"
+#include "backends/cuda/kernels_chain_element.cuh"
 #include "backends/cuda/kernels_norm.cuh"
 #include "backends/cuda/kernels_time_mix.cuh"
 #include "backends/cuda/kernels_matmul.cuh"
 #include "backends/cuda/kernels_matmul_fast.cuh"
 #include "backends/cuda/kernels_gemm_prep.cuh"
+#include "backends/cuda/kernels_merged.cuh"
 
 // The fused chain's norms, as layer_norm_fast / l2_norm_fast choose them for
 // a row: one warp up to 128 channels, the 256-thread row up to 4096, else the
@@ -47,7 +49,7 @@ const Kernels& fast_kernels() {
   static const Kernels k{"fast",      set_pdl, embedding, layer_norm_fast, l2_norm_fast, token_shift, blit,
                          binary,      lerp,      control_k,  channel_mix, affine,          time_mix,
                          time_first,  matmul_vec_fast,       matmul_mat_fast,              softmax,
-                         chain,       true};
+                         chain,       true,            matmul_vec_then, norm_shift,     time_mix_then};
   return k;
 }
 

@@ -40,9 +40,20 @@ __device__ __forceinline__ void load8(const float* p, float* v) {
 
 constexpr int kGemvWarps = 8;
 
+// y[i] = act(sum), then the merged epilogue's ops on element i (kernels.h,
+// Epilogue), by the lane that stores it. The ops are indexed statically so
+// their descriptors stay in the parameter space.
+template <class TY>
+__device__ __forceinline__ void gemv_store(TY* y, int64_t i, int act, float acc, const Epilogue& epi) {
+  st(y, i, activate(act, acc));
+#pragma unroll
+  for (int k = 0; k < kEpilogueOps; ++k)
+    if (k < epi.count) chain_element(epi.op[k], i);
+}
+
 template <class TX, class TY>
 __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, const TX* x, TY* y, int64_t K, int64_t M,
-                                                               int act) {
+                                                               int act, const Epilogue epi) {
   pdl_enter();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t m = int64_t(blockIdx.x) * kGemvWarps + warp, t = blockIdx.y;
@@ -64,13 +75,14 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, con
     }
   }
   acc = warp_sum(acc);
-  if (lane == 0) st(y, t * M + m, activate(act, acc));
+  if (lane == 0) gemv_store(y, t * M + m, act, acc, epi);
 }
 
 // Q4_K: lanes 8b..8b+7 share a block; lane part p reads 16 code bytes of group
 // g = p/2 (sub-blocks 2g low nibbles and 2g+1 high nibbles).
 template <class TX, class TY>
-__global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const TX* x, TY* y, int act) {
+__global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const TX* x, TY* y, int act,
+                                                              const Epilogue epi) {
   pdl_enter();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t m = int64_t(blockIdx.x) * kGemvWarps + warp, t = blockIdx.y;
@@ -107,13 +119,14 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const
     }
   }
   acc = warp_sum(acc);
-  if (lane == 0) st(y, t * w.M + m, activate(act, acc));
+  if (lane == 0) gemv_store(y, t * w.M + m, act, acc, epi);
 }
 
 // Q6_K: lanes 8b..8b+7 share a block; lane part p covers half nh = p/4 and the
 // eight positions l = 8*(p%4) .. +7 of its four 32-value quadrants.
 template <class TX, class TY>
-__global__ void __launch_bounds__(32 * kGemvWarps) gemv_q6k_k(DevMatrix w, const TX* x, TY* y, int act) {
+__global__ void __launch_bounds__(32 * kGemvWarps) gemv_q6k_k(DevMatrix w, const TX* x, TY* y, int act,
+                                                              const Epilogue epi) {
   pdl_enter();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t m = int64_t(blockIdx.x) * kGemvWarps + warp, t = blockIdx.y;
@@ -152,16 +165,11 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q6k_k(DevMatrix w, const
     }
   }
   acc = warp_sum(acc);
-  if (lane == 0) st(y, t * w.M + m, activate(act, acc));
+  if (lane == 0) gemv_store(y, t * w.M + m, act, acc, epi);
 }
 
-void matmul_vec_fast(const DevMatrix& w, Dev x, Dev y, Activation act, bool sparse, cudaStream_t s) {
-  const bool fp16 = w.fmt == Fmt::fp16 && w.K % 8 == 0;
-  const bool kq = (w.fmt == Fmt::q4_k || w.fmt == Fmt::q6_k) && w.K % 256 == 0;
-  if (!fp16 && !kq) {
-    matmul_vec_canon(w, x, y, act, sparse, s);
-    return;
-  }
+void matmul_vec_then(const DevMatrix& w, Dev x, Dev y, Activation act, const Epilogue& epi, cudaStream_t s) {
+  const bool fp16 = w.fmt == Fmt::fp16;
   const dim3 grid(unsigned((w.M + kGemvWarps - 1) / kGemvWarps), unsigned(x.d1));
   with_type(x.f16, [&](auto tx) {
     with_type(y.f16, [&](auto ty) {
@@ -170,13 +178,19 @@ void matmul_vec_fast(const DevMatrix& w, Dev x, Dev y, Activation act, bool spar
       const TX* xp = static_cast<const TX*>(x.p);
       TY* yp = static_cast<TY*>(y.p);
       if (fp16)
-        launch(gemv_fp16_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, reinterpret_cast<const h16*>(w.data), xp, yp, w.K, w.M, int(act));
+        launch(gemv_fp16_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, reinterpret_cast<const h16*>(w.data), xp, yp, w.K, w.M, int(act),
+               epi);
       else if (w.fmt == Fmt::q4_k)
-        launch(gemv_q4k_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act));
+        launch(gemv_q4k_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act), epi);
       else
-        launch(gemv_q6k_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act));
+        launch(gemv_q6k_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act), epi);
     });
   });
+}
+
+void matmul_vec_fast(const DevMatrix& w, Dev x, Dev y, Activation act, bool sparse, cudaStream_t s) {
+  if (gemv_takes_epilogue(w)) matmul_vec_then(w, x, y, act, Epilogue{}, s);
+  else matmul_vec_canon(w, x, y, act, sparse, s);
 }
 
 // ---- tensor-core GEMM ----
@@ -336,8 +350,15 @@ constexpr int kLnThreads = 256, kLnPer = 16;  // rows of up to 4096 channels
 // One row of up to kLnThreads * kLnPer channels by the block's first
 // kLnThreads threads (the block may be larger: the fused chain's is; its other
 // threads only join the barriers), so the bits never depend on the block size.
+// The value element v reads back as once stored in a TO.
+__device__ __forceinline__ float as_stored(const float*, float v) { return v; }
+__device__ __forceinline__ float as_stored(const h16*, float v) { return h2f(f2h(v)); }
+
+// keep (shared memory, optional): the row's values as stored, for a merged
+// launch's next ops (kernels_merged.cuh).
 template <class TX, class TO>
-__device__ void layer_norm_fast_row(const TX* xr, TO* orow, const h16* w, const h16* b, int64_t len, float eps) {
+__device__ void layer_norm_fast_row(const TX* xr, TO* orow, const h16* w, const h16* b, int64_t len, float eps,
+                                    float* keep = nullptr) {
   __shared__ float scratch[32];
   constexpr int kWarps = kLnThreads / 32;
   const bool mine = threadIdx.x < kLnThreads;
@@ -361,7 +382,11 @@ __device__ void layer_norm_fast_row(const TX* xr, TO* orow, const h16* w, const 
 #pragma unroll
   for (int k = 0; k < kLnPer; ++k) {
     const int64_t j = threadIdx.x + int64_t(k) * kLnThreads;
-    if (mine && j < len) st(orow, j, (v[k] - mean) * rstd * hf(w[j]) + hf(b[j]));
+    if (mine && j < len) {
+      const float y = (v[k] - mean) * rstd * hf(w[j]) + hf(b[j]);
+      st(orow, j, y);
+      if (keep) keep[j] = as_stored(orow, y);
+    }
   }
 }
 

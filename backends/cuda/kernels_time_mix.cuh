@@ -13,10 +13,11 @@
 // -x as a sign flip (WGSL unary minus; 0 - x would turn -0 into +0).
 __device__ __forceinline__ float negate(float x) { return __uint_as_float(__float_as_uint(x) ^ 0x80000000u); }
 
+// Head blockIdx.x by a block of N threads: the kernel below, and a merged
+// launch's first part (kernels_merged.cuh).
 template <int N, class TA>
-__global__ void __launch_bounds__(N) time_mix_k(float* state, int64_t C, int64_t T, const TA* r, const TA* z,
-                                                const TA* n, TA* x, const DevCursor* cur, float neg_decay) {
-  pdl_enter();
+__device__ __forceinline__ void time_mix_head(float* state, int64_t C, int64_t T, const TA* r, const TA* z,
+                                              const TA* n, TA* x, const DevCursor* cur, float neg_decay) {
   __shared__ float sr[N], sw[N], sk[N], sA[N], sB[N];
   const int64_t h = blockIdx.x;
   const int i = threadIdx.x;
@@ -80,6 +81,13 @@ __global__ void __launch_bounds__(N) time_mix_k(float* state, int64_t C, int64_t
 #pragma unroll
     for (int j = 0; j < N; ++j) dst[int64_t(j) * C] = S[j];
   }
+}
+
+template <int N, class TA>
+__global__ void __launch_bounds__(N) time_mix_k(float* state, int64_t C, int64_t T, const TA* r, const TA* z,
+                                                const TA* n, TA* x, const DevCursor* cur, float neg_decay) {
+  pdl_enter();
+  time_mix_head<N>(state, C, T, r, z, n, x, cur, neg_decay);
 }
 
 template <int N>
