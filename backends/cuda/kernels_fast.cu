@@ -7,6 +7,7 @@
 #include <mma.h>
 
 #include <cstdint>
+#include <cstdlib>
 
 #include "backends/cuda/kernels.h"
 
