@@ -504,9 +504,9 @@ struct CudaBackend::Impl {
   // The merged launch that may begin at op i: a vec-path matmul the fast GEMV
   // takes, then up to kEpilogueOps element-wise ops of its output's shape, each
   // following the matmul or an earlier one of them, none writing the matmul's
-  // input; [a same-dtype blit into] a one-row layer_norm of 129..4096
-  // channels (the fast set's block row) in place, then token shifts of its
-  // output; a one-token time_mix_v7 (heads of 32..128), then its head's
+  // input; a same-dtype blit of a row, the one-row layer_norm of 129..4096
+  // channels (the fast set's block row) in place on its output, then token
+  // shifts of that; a one-token time_mix_v7 (heads of 32..128), then its head's
   // group_norm, time_first_v7 and mul by g, all in place on its output.
   std::optional<Merged> merged_at(const StepShape& s, size_t i) const {
     const std::vector<Resolved>& ops = s.ops;
@@ -524,6 +524,25 @@ struct CudaBackend::Impl {
         const std::vector<uint32_t>& p = s.producers[j];
         const bool follows = std::any_of(p.begin(), p.end(), [&](uint32_t d) { return d >= i && d < j; });
         if (!c || c->n != r.out.numel() || c->C != r.out.d0 || c->c == r.in[0].p || !follows) break;
+        // Each operand from the latest earlier writer among the matmul and the
+        // epilogue's ops (where it reads element i of it), else from memory.
+        const int k = m.epilogue.count;
+        bool ok = true;
+        auto from = [&](const void* operand, bool identity) -> int8_t {
+          for (int e = k - 1; e >= 0; --e)
+            if (m.epilogue.op[e].c == operand) return ok = ok && identity, int8_t(e);
+          if (operand == r.out.p) return ok = ok && identity, cuda::kFromMatmul;
+          return cuda::kFromMemory;
+        };
+        // A binary or lerp op reads operand a broadcast (broadcast_index).
+        const bool broadcast = kind == Kernel::add || kind == Kernel::mul || kind == Kernel::add_activate ||
+                               kind == Kernel::lerp;
+        const bool a_at_i = !broadcast || ((c->T == 1 || c->b_ts == c->C) &&
+                                           (c->n == c->C * c->T || c->b_bs == c->C * c->T));
+        m.epilogue.from[k][0] = kind == Kernel::affine ? cuda::kFromMemory : from(c->a, a_at_i);
+        m.epilogue.from[k][1] = kind == Kernel::lerp ? from(c->b, true) : cuda::kFromMemory;
+        m.epilogue.from[k][2] = from(c->c, true);
+        if (!ok) break;
         m.epilogue.op[m.epilogue.count++] = *c;
       }
       if (m.epilogue.count == 0) return std::nullopt;
@@ -531,28 +550,21 @@ struct CudaBackend::Impl {
       m.end = j;
       return m;
     }
-    if (r.kind == Kernel::blit || r.kind == Kernel::layer_norm) {
-      size_t ln = i;
-      const void* source = nullptr;
-      bool source16 = false;
-      if (r.kind == Kernel::blit) {
-        if (!is(i + 1, Kernel::layer_norm) || r.in[0].f16 != r.out.f16 || r.in_offset != 0 || r.out_offset != 0 ||
-            r.count != r.out.numel() || ops[i + 1].in[0].p != r.out.p)
-          return std::nullopt;
-        ln = i + 1;
-        source = r.in[0].p, source16 = r.in[0].f16;
-      }
-      const Resolved& n = ops[ln];
+    if (r.kind == Kernel::blit) {
+      if (!is(i + 1, Kernel::layer_norm) || r.in[0].f16 != r.out.f16 || r.in_offset != 0 || r.out_offset != 0 ||
+          r.count != r.out.numel() || ops[i + 1].in[0].p != r.out.p || r.in[0].p == r.out.p)
+        return std::nullopt;
+      const Resolved& n = ops[i + 1];
       const int64_t len = n.in[0].d0;
       if (n.in[0].numel() != len || n.out.p != n.in[0].p || len <= 128 || len > 4096) return std::nullopt;
       const std::optional<cuda::ChainOp> norm = chain_op(s, n);
       if (!norm) return std::nullopt;
       m.norm_shift.norm = *norm;
-      if (source) m.norm_shift.norm.a = source, m.norm_shift.norm.a16 = source16;
-      size_t j = ln + 1;
+      m.norm_shift.norm.a = r.in[0].p, m.norm_shift.norm.a16 = r.in[0].f16;
+      size_t j = i + 2;
       for (; is(j, Kernel::token_shift) && m.norm_shift.shifts < cuda::kShiftOps && ops[j].in[0].p == n.out.p; ++j) {
         const std::optional<cuda::ChainOp> c = chain_op(s, ops[j]);
-        if (!c || c->n != len) break;
+        if (!c || c->n != len || c->c == r.in[0].p) break;
         m.norm_shift.shift[m.norm_shift.shifts++] = *c;
       }
       if (m.norm_shift.shifts == 0) return std::nullopt;

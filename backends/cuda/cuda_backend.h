@@ -37,8 +37,8 @@
 //               nothing but its output (kernels_merged.cuh): a vec-path matmul
 //               the ops on its outputs (o-proj + residual add, the ffn value +
 //               channel_mix + add, the LoRA second stages + their adds and
-//               lerp), a one-row layer_norm its blit before and its token
-//               shifts after, a one-token time_mix its head's group_norm,
+//               lerp), the blit before a one-row layer_norm, the norm and
+//               the token shifts after it, a one-token time_mix its head's group_norm,
 //               time_first and mul by g; with the bits of the ops run one by
 //               one. Fewer dependent launches in a decode step. A merged launch
 //               goes first where fuse is on too

@@ -97,19 +97,23 @@ constexpr int64_t kChainMaxElements = 16384;
 //
 // A matmul_vec and up to kEpilogueOps element-wise ops on its output (binary,
 // lerp, control_k, channel_mix, affine: element i of each reads element i
-// only): the lane that stores y[i] runs them on element i.
+// only): the lane that stores y[i] runs them on element i. An operand that
+// the matmul or an earlier op of the epilogue writes is taken from that op's
+// value as stored (from), every other one is loaded when the matmul begins.
 constexpr int kEpilogueOps = 3;
+constexpr int8_t kFromMemory = -2, kFromMatmul = -1;  // else the index of an earlier op
 struct Epilogue {
   int count = 0;
   ChainOp op[kEpilogueOps];
+  int8_t from[kEpilogueOps][3] = {};  // operands a, b, c of each op
 };
-// A one-row layer_norm (a 256-thread row: at most 4096 channels), optionally
-// reading its input from the blit before it, then up to kShiftOps token
-// shifts of its output row, in one block of kNormShiftThreads.
+// The blit of a row into a buffer, the one-row layer_norm of that buffer in
+// place (129..4096 channels: the fast set's 256-thread row) and up to
+// kShiftOps token shifts of its output: a block per 256 channels, each block
+// computing the row's statistics from the blit's source.
 constexpr int kShiftOps = 6;
-constexpr int kNormShiftThreads = 1024;
 struct NormShift {
-  ChainOp norm;  // a: the row to normalise (the blit's source when the blit is merged), c: the output
+  ChainOp norm;  // a: the blit's source (the row to normalise), c: the layer_norm's output
   int shifts = 0;
   ChainOp shift[kShiftOps];
 };

@@ -14,6 +14,10 @@ __device__ __forceinline__ void stt(void* p, bool f16, int64_t i, float v) {
   else static_cast<float*>(p)[i] = v;
 }
 
+// The value v reads back as once stored in a TO.
+__device__ __forceinline__ float as_stored(const float*, float v) { return v; }
+__device__ __forceinline__ float as_stored(const h16*, float v) { return h2f(f2h(v)); }
+
 __device__ __forceinline__ void chain_element(const ChainOp& op, int64_t i) {
   const int64_t C = op.C;
   switch (op.kind) {

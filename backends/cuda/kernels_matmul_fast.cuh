@@ -43,15 +43,84 @@ __device__ __forceinline__ void load8(const float* p, float* v) {
 
 constexpr int kGemvWarps = 8;
 
-// y[i] = act(sum), then the merged epilogue's ops on element i (kernels.h,
-// Epilogue), by the lane that stores it. The ops are indexed statically so
-// their descriptors stay in the parameter space.
-template <class TY>
-__device__ __forceinline__ void gemv_store(TY* y, int64_t i, int act, float acc, const Epilogue& epi) {
-  st(y, i, activate(act, acc));
+// The merged epilogue (kernels.h, Epilogue) of element i: its operands from
+// memory are loaded when the GEMV begins (epilogue_load), the ops run by the
+// lane that stores y[i] (gemv_store), each value as its own kernel computes
+// it. The ops are indexed statically so their descriptors stay in the
+// parameter space.
+struct EpilogueIn {
+  float a[kEpilogueOps], b[kEpilogueOps], c[kEpilogueOps];
+};
+
+// Element i of operand a of a binary or lerp op (broadcast over tokens and batches).
+__device__ __forceinline__ int64_t broadcast_index(const ChainOp& op, int64_t i) {
+  const int64_t c = i % op.C, r = i / op.C;
+  return (r % op.T) * op.b_ts + (r / op.T) * op.b_bs + c;
+}
+
+__device__ __forceinline__ void epilogue_load(const Epilogue& e, int64_t i, EpilogueIn& in) {
 #pragma unroll
-  for (int k = 0; k < kEpilogueOps; ++k)
-    if (k < epi.count) chain_element(epi.op[k], i);
+  for (int k = 0; k < kEpilogueOps; ++k) {
+    if (k >= e.count) break;
+    const ChainOp& op = e.op[k];
+    const bool a = e.from[k][0] == kFromMemory, b = e.from[k][1] == kFromMemory, c = e.from[k][2] == kFromMemory;
+    in.a[k] = in.b[k] = in.c[k] = 0.0f;
+    switch (op.kind) {
+      case ChainKind::binary:
+      case ChainKind::lerp:
+        if (a) in.a[k] = ldt(op.a, op.a16, broadcast_index(op, i));
+        if (b && op.kind == ChainKind::lerp) in.b[k] = ldt(op.b, op.b16, i);
+        break;
+      case ChainKind::control_k:
+        if (a) in.a[k] = ldt(op.a, op.a16, i);
+        in.b[k] = h2f(op.w[i % op.C]);
+        break;
+      case ChainKind::channel_mix:
+        if (a) in.a[k] = ldt(op.a, op.a16, i);
+        break;
+      default: break;
+    }
+    if (c) in.c[k] = ldt(op.c, op.c16, i);
+  }
+}
+
+__device__ __forceinline__ float pick(int8_t from, float mem, float y, const float* out) {
+  return from == kFromMemory ? mem : from == kFromMatmul ? y : from == 0 ? out[0] : from == 1 ? out[1] : out[2];
+}
+
+// y[i] = act(sum), then the epilogue's ops on element i.
+template <class TY>
+__device__ __forceinline__ void gemv_store(TY* y, int64_t i, int act, float acc, const Epilogue& e,
+                                           const EpilogueIn& in) {
+  const float v = activate(act, acc);
+  st(y, i, v);
+  const float ys = as_stored(y, v);
+  float out[kEpilogueOps] = {};
+#pragma unroll
+  for (int k = 0; k < kEpilogueOps; ++k) {
+    if (k >= e.count) break;
+    const ChainOp& op = e.op[k];
+    const float a = pick(e.from[k][0], in.a[k], ys, out), b = pick(e.from[k][1], in.b[k], ys, out),
+                c = pick(e.from[k][2], in.c[k], ys, out);
+    float r = c;
+    switch (op.kind) {
+      case ChainKind::binary: r = binary_value(op.mul, op.act, a, c); break;
+      case ChainKind::lerp: r = lerp_value(c, b, a); break;
+      case ChainKind::control_k: r = control_k_value(c, a, in.b[k]); break;
+      case ChainKind::channel_mix: {
+        const int64_t s = i / op.C;
+        const DevCursor cu = op.cursors[s];
+        if (s - int64_t(cu.start) + 1 == int64_t(cu.len))
+          op.state[(int64_t(cu.batch) * op.state_rows + op.state_rows - 1) * op.C + i % op.C] = c;
+        r = a;
+        break;
+      }
+      case ChainKind::affine: r = affine_value(c, op.scale, op.bias); break;
+      default: break;
+    }
+    stt(op.c, op.c16, i, r);
+    out[k] = op.c16 ? h2f(f2h(r)) : r;
+  }
 }
 
 // Early weights: with programmatic dependent launch a GEMV's blocks may start
@@ -85,6 +154,8 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, con
     early[u] = c < n8 ? __ldg(wr + c) : make_uint4(0, 0, 0, 0);
   }
   pdl_enter();
+  EpilogueIn ein;
+  if (lane == 0) epilogue_load(epi, t * M + m, ein);
   float acc = 0.0f;
 #pragma unroll
   for (int u = 0; u < kEarly; ++u) {
@@ -103,7 +174,7 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, con
     acc = fp16_dot8(q, xv, acc);
   }
   acc = warp_sum(acc);
-  if (lane == 0) gemv_store(y, t * M + m, act, acc, epi);
+  if (lane == 0) gemv_store(y, t * M + m, act, acc, epi, ein);
 }
 
 // Byte k (0..11) of a Q4_K block's scales, held as the words s0..s2.
@@ -172,6 +243,8 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const
     }
   }
   pdl_enter();
+  EpilogueIn ein;
+  if (lane == 0) epilogue_load(epi, t * w.M + m, ein);
   float acc = 0.0f;
 #pragma unroll
   for (int u = 0; u < kEarly; ++u) {
@@ -186,7 +259,7 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const
     acc = q4k_part(hd, q, xt + b * 256 + 64 * g + 16 * half, g, acc);
   }
   acc = warp_sum(acc);
-  if (lane == 0) gemv_store(y, t * w.M + m, act, acc, epi);
+  if (lane == 0) gemv_store(y, t * w.M + m, act, acc, epi, ein);
 }
 
 // Q6_K: lanes 8b..8b+7 share a block; lane part p covers half nh = p/4 and the
@@ -202,6 +275,8 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q6k_k(DevMatrix w, const
   const TX* xt = x + t * w.K;
   const int64_t nb = w.K / 256;
   const int p = lane & 7, nh = p >> 2, l0 = 8 * (p & 3), is = l0 >> 4;
+  EpilogueIn ein;
+  if (lane == 0) epilogue_load(epi, t * w.M + m, ein);
   float acc = 0.0f;
   for (int64_t b = lane >> 3; b < nb; b += 4) {
     const uint8_t* blk = row + b * 210;
@@ -232,7 +307,7 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q6k_k(DevMatrix w, const
     }
   }
   acc = warp_sum(acc);
-  if (lane == 0) gemv_store(y, t * w.M + m, act, acc, epi);
+  if (lane == 0) gemv_store(y, t * w.M + m, act, acc, epi, ein);
 }
 
 // Early weights on (the default) or off (RWKV_ORACLE_GEMV_EARLY=0, for A/B runs).
@@ -430,19 +505,14 @@ constexpr int kLnThreads = 256, kLnPer = 16;  // rows of up to 4096 channels
 // One row of up to kLnThreads * kLnPer channels by the block's first
 // kLnThreads threads (the block may be larger: the fused chain's is; its other
 // threads only join the barriers), so the bits never depend on the block size.
-// The value element v reads back as once stored in a TO.
-__device__ __forceinline__ float as_stored(const float*, float v) { return v; }
-__device__ __forceinline__ float as_stored(const h16*, float v) { return h2f(f2h(v)); }
-
-// keep (shared memory, optional): the row's values as stored, for a merged
-// launch's next ops (kernels_merged.cuh).
-template <class TX, class TO>
-__device__ void layer_norm_fast_row(const TX* xr, TO* orow, const h16* w, const h16* b, int64_t len, float eps,
-                                    float* keep = nullptr) {
+// The row's mean and 1/std by the block's first kLnThreads threads; v: this
+// thread's values, channel threadIdx.x + k * kLnThreads at k (0 beyond the row).
+template <class TX>
+__device__ __forceinline__ void layer_norm_fast_stats(const TX* xr, int64_t len, float eps, float (&v)[kLnPer],
+                                                      float& mean, float& rstd) {
   __shared__ float scratch[32];
   constexpr int kWarps = kLnThreads / 32;
   const bool mine = threadIdx.x < kLnThreads;
-  float v[kLnPer];
   float s = 0.0f;
 #pragma unroll
   for (int k = 0; k < kLnPer; ++k) {
@@ -450,7 +520,7 @@ __device__ void layer_norm_fast_row(const TX* xr, TO* orow, const h16* w, const 
     v[k] = mine && j < len ? ld(xr, j) : 0.0f;
     s += v[k];
   }
-  const float mean = block_sum(s, scratch, kWarps) / float(len);
+  mean = block_sum(s, scratch, kWarps) / float(len);
   float q = 0.0f;
 #pragma unroll
   for (int k = 0; k < kLnPer; ++k) {
@@ -458,23 +528,46 @@ __device__ void layer_norm_fast_row(const TX* xr, TO* orow, const h16* w, const 
     const float d = v[k] - mean;
     if (mine && j < len) q += d * d;
   }
-  const float rstd = 1.0f / sqrtf(block_sum(q, scratch, kWarps) / float(len) + eps);
-#pragma unroll
-  for (int k = 0; k < kLnPer; ++k) {
-    const int64_t j = threadIdx.x + int64_t(k) * kLnThreads;
-    if (mine && j < len) {
-      const float y = (v[k] - mean) * rstd * hf(w[j]) + hf(b[j]);
-      st(orow, j, y);
-      if (keep) keep[j] = as_stored(orow, y);
-    }
-  }
+  rstd = 1.0f / sqrtf(block_sum(q, scratch, kWarps) / float(len) + eps);
+}
+
+// Channel j's output from its value x and weights w, b (as floats).
+__device__ __forceinline__ float layer_norm_fast_value(float x, float mean, float rstd, float w, float b) {
+  return (x - mean) * rstd * w + b;
 }
 
 template <class TX, class TO>
+__device__ void layer_norm_fast_row(const TX* xr, TO* orow, const h16* w, const h16* b, int64_t len, float eps) {
+  float v[kLnPer], mean, rstd;
+  layer_norm_fast_stats(xr, len, eps, v, mean, rstd);
+#pragma unroll
+  for (int k = 0; k < kLnPer; ++k) {
+    const int64_t j = threadIdx.x + int64_t(k) * kLnThreads;
+    if (threadIdx.x < kLnThreads && j < len) st(orow, j, layer_norm_fast_value(v[k], mean, rstd, hf(w[j]), hf(b[j])));
+  }
+}
+
+// The weights (constants of the step) are loaded before waiting for the
+// kernel before, so only the row's own load waits.
+template <class TX, class TO>
 __global__ void __launch_bounds__(kLnThreads) layer_norm_fast_k(const TX* x, TO* out, const h16* w, const h16* b,
                                                                 int64_t len, float eps) {
+  float wv[kLnPer], bv[kLnPer];
+#pragma unroll
+  for (int k = 0; k < kLnPer; ++k) {
+    const int64_t j = threadIdx.x + int64_t(k) * kLnThreads;
+    wv[k] = j < len ? hf(w[j]) : 0.0f;
+    bv[k] = j < len ? hf(b[j]) : 0.0f;
+  }
   pdl_enter();
-  layer_norm_fast_row(x + int64_t(blockIdx.x) * len, out + int64_t(blockIdx.x) * len, w, b, len, eps);
+  TO* orow = out + int64_t(blockIdx.x) * len;
+  float v[kLnPer], mean, rstd;
+  layer_norm_fast_stats(x + int64_t(blockIdx.x) * len, len, eps, v, mean, rstd);
+#pragma unroll
+  for (int k = 0; k < kLnPer; ++k) {
+    const int64_t j = threadIdx.x + int64_t(k) * kLnThreads;
+    if (j < len) st(orow, j, layer_norm_fast_value(v[k], mean, rstd, wv[k], bv[k]));
+  }
 }
 
 // One warp per row of up to 128 channels: group_norm (l2 = false) or l2_norm.

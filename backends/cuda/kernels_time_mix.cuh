@@ -14,15 +14,16 @@
 __device__ __forceinline__ float negate(float x) { return __uint_as_float(__float_as_uint(x) ^ 0x80000000u); }
 
 // Head blockIdx.x by a block of N threads: the kernel below, and a merged
-// launch's first part (kernels_merged.cuh).
+// launch's first part (kernels_merged.cuh). Returns the last token's y as stored.
 template <int N, class TA>
-__device__ __forceinline__ void time_mix_head(float* state, int64_t C, int64_t T, const TA* r, const TA* z,
+__device__ __forceinline__ float time_mix_head(float* state, int64_t C, int64_t T, const TA* r, const TA* z,
                                               const TA* n, TA* x, const DevCursor* cur, float neg_decay) {
   __shared__ float sr[N], sw[N], sk[N], sA[N], sB[N];
   const int64_t h = blockIdx.x;
   const int i = threadIdx.x;
   const int64_t plane = C * T, slot_size = int64_t(N + 2) * C;
   float S[N];
+  float last = 0.0f;
   int64_t held = -1;  // the slot whose row S holds
   for (int64_t t = 0; t < T; ++t) {
     const DevCursor cu = cur[t];
@@ -74,6 +75,7 @@ __device__ __forceinline__ void time_mix_head(float* state, int64_t C, int64_t T
     }
     // 5. y into x[t].
     st(x, col + i, acc);
+    last = acc;
     __syncthreads();  // the next token overwrites the shared vectors
   }
   if (held >= 0) {
@@ -81,6 +83,7 @@ __device__ __forceinline__ void time_mix_head(float* state, int64_t C, int64_t T
 #pragma unroll
     for (int j = 0; j < N; ++j) dst[int64_t(j) * C] = S[j];
   }
+  return as_stored(x, last);
 }
 
 template <int N, class TA>
