@@ -528,11 +528,13 @@ struct CudaBackend::Impl {
         // epilogue's ops (where it reads element i of it), else from memory.
         const int k = m.epilogue.count;
         bool ok = true;
-        auto from = [&](const void* operand, bool identity) -> int8_t {
-          for (int e = k - 1; e >= 0; --e)
-            if (m.epilogue.op[e].c == operand) return ok = ok && identity, int8_t(e);
-          if (operand == r.out.p) return ok = ok && identity, cuda::kFromMatmul;
-          return cuda::kFromMemory;
+        auto from = [&](const void* operand, bool at_i) -> int8_t {
+          int8_t source = cuda::kFromMemory;
+          for (int e = k - 1; e >= 0 && source == cuda::kFromMemory; --e)
+            if (m.epilogue.op[e].c == operand) source = int8_t(e);
+          if (source == cuda::kFromMemory && operand == r.out.p) source = cuda::kFromMatmul;
+          if (source != cuda::kFromMemory && !at_i) ok = false;  // it would need other elements of that output
+          return source;
         };
         // A binary or lerp op reads operand a broadcast (broadcast_index).
         const bool broadcast = kind == Kernel::add || kind == Kernel::mul || kind == Kernel::add_activate ||
