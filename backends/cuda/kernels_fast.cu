@@ -7,7 +7,6 @@
 #include <mma.h>
 
 #include <cstdint>
-#include <cstdlib>
 
 #include "backends/cuda/kernels.h"
 

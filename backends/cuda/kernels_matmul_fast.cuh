@@ -3,10 +3,9 @@
 //
 //   gemv_*      matmul_vec: one warp per output row and token, 16-byte weight
 //               loads, each lane a sequential partial, a shuffle tree. fp16,
-//               Q4_K and Q6_K; other formats take the canonical kernel. fp16
-//               and Q4_K load their first weights before waiting for the
-//               kernel before them (early weights, below); a merged launch's
-//               epilogue runs on each stored output (kernels.h, Epilogue).
+//               Q4_K and Q6_K; other formats take the canonical kernel. A
+//               merged launch's epilogue runs on each stored output (kernels.h,
+//               Epilogue).
 //   norms       layer_norm: a block of 256 threads per row, the row in
 //               registers, two-pass mean and variance by warp shuffles;
 //               group_norm and l2_norm: one warp per (head, token) row.
@@ -123,11 +122,7 @@ __device__ __forceinline__ void gemv_store(TY* y, int64_t i, int act, float acc,
   }
 }
 
-// Early weights: with programmatic dependent launch a GEMV's blocks may start
-// while the kernel before it still runs; the weights are constants of the
-// step, so each lane loads its first kEarly pieces of them before waiting for
-// that kernel (pdl_enter), and only the activations' loads wait. The sums are
-// those of the loop without it (the same pieces in the same order).
+// Eight fp16 weights (q) times eight activations, added to acc.
 __device__ __forceinline__ float fp16_dot8(const uint4 q, const float* xv, float acc) {
   const uint32_t wv[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
@@ -138,36 +133,21 @@ __device__ __forceinline__ float fp16_dot8(const uint4 q, const float* xv, float
   return acc;
 }
 
-template <int kEarly, class TX, class TY>
+template <class TX, class TY>
 __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, const TX* x, TY* y, int64_t K, int64_t M,
                                                                int act, const Epilogue epi) {
+  pdl_enter();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t m = int64_t(blockIdx.x) * kGemvWarps + warp, t = blockIdx.y;
   if (m >= M) return;
   const uint4* wr = reinterpret_cast<const uint4*>(W + m * K);
   const TX* xt = x + t * K;
   const int64_t n8 = K / 8;
-  uint4 early[kEarly > 0 ? kEarly : 1];
-#pragma unroll
-  for (int u = 0; u < kEarly; ++u) {
-    const int64_t c = lane + 32 * u;
-    early[u] = c < n8 ? __ldg(wr + c) : make_uint4(0, 0, 0, 0);
-  }
-  pdl_enter();
   EpilogueIn ein;
   if (lane == 0) epilogue_load(epi, t * M + m, ein);
   float acc = 0.0f;
-#pragma unroll
-  for (int u = 0; u < kEarly; ++u) {
-    const int64_t c = lane + 32 * u;
-    if (c < n8) {
-      float xv[8];
-      load8(xt + 8 * c, xv);
-      acc = fp16_dot8(early[u], xv, acc);
-    }
-  }
 #pragma unroll 4
-  for (int64_t c = lane + 32 * kEarly; c < n8; c += 32) {
+  for (int64_t c = lane; c < n8; c += 32) {
     const uint4 q = __ldg(wr + c);
     float xv[8];
     load8(xt + 8 * c, xv);
@@ -220,11 +200,11 @@ __device__ __forceinline__ float q4k_part(const uint4 head, const uint4 q, const
 }
 
 // Q4_K: lanes 8b..8b+7 share a block; lane part p reads 16 code bytes of group
-// g = p/2 (sub-blocks 2g low nibbles and 2g+1 high nibbles). Early weights: the
-// first kEarly blocks of the lane (head and codes).
-template <int kEarly, class TX, class TY>
+// g = p/2 (sub-blocks 2g low nibbles and 2g+1 high nibbles).
+template <class TX, class TY>
 __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const TX* x, TY* y, int act,
                                                               const Epilogue epi) {
+  pdl_enter();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t m = int64_t(blockIdx.x) * kGemvWarps + warp, t = blockIdx.y;
   if (m >= w.M) return;
@@ -232,27 +212,11 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const
   const TX* xt = x + t * w.K;
   const int64_t nb = w.K / 256;
   const int p = lane & 7, g = p >> 1, half = p & 1;
-  const int64_t b0 = lane >> 3;
-  uint4 head[kEarly > 0 ? kEarly : 1], code[kEarly > 0 ? kEarly : 1];
-#pragma unroll
-  for (int u = 0; u < kEarly; ++u) {
-    const int64_t b = b0 + 4 * u;
-    if (b < nb) {
-      head[u] = __ldg(reinterpret_cast<const uint4*>(row + b * 144));
-      code[u] = __ldg(reinterpret_cast<const uint4*>(row + b * 144 + 16 + 32 * g + 16 * half));
-    }
-  }
-  pdl_enter();
   EpilogueIn ein;
   if (lane == 0) epilogue_load(epi, t * w.M + m, ein);
   float acc = 0.0f;
-#pragma unroll
-  for (int u = 0; u < kEarly; ++u) {
-    const int64_t b = b0 + 4 * u;
-    if (b < nb) acc = q4k_part(head[u], code[u], xt + b * 256 + 64 * g + 16 * half, g, acc);
-  }
 #pragma unroll 2
-  for (int64_t b = b0 + 4 * kEarly; b < nb; b += 4) {
+  for (int64_t b = lane >> 3; b < nb; b += 4) {
     const uint8_t* blk = row + b * 144;
     const uint4 hd = __ldg(reinterpret_cast<const uint4*>(blk));
     const uint4 q = __ldg(reinterpret_cast<const uint4*>(blk + 16 + 32 * g + 16 * half));
@@ -310,15 +274,6 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q6k_k(DevMatrix w, const
   if (lane == 0) gemv_store(y, t * w.M + m, act, acc, epi, ein);
 }
 
-// Early weights on (the default) or off (RWKV_ORACLE_GEMV_EARLY=0, for A/B runs).
-inline bool gemv_early() {
-  static const bool on = [] {
-    const char* e = std::getenv("RWKV_ORACLE_GEMV_EARLY");
-    return !(e && e[0] == '0');
-  }();
-  return on;
-}
-
 void matmul_vec_then(const DevMatrix& w, Dev x, Dev y, Activation act, const Epilogue& epi, cudaStream_t s) {
   const bool fp16 = w.fmt == Fmt::fp16;
   const dim3 grid(unsigned((w.M + kGemvWarps - 1) / kGemvWarps), unsigned(x.d1));
@@ -328,15 +283,11 @@ void matmul_vec_then(const DevMatrix& w, Dev x, Dev y, Activation act, const Epi
       using TY = decltype(ty);
       const TX* xp = static_cast<const TX*>(x.p);
       TY* yp = static_cast<TY*>(y.p);
-      const h16* wp = reinterpret_cast<const h16*>(w.data);
-      if (fp16 && gemv_early())
-        launch(gemv_fp16_k<8, TX, TY>, grid, 32 * kGemvWarps, 0, s, wp, xp, yp, w.K, w.M, int(act), epi);
-      else if (fp16)
-        launch(gemv_fp16_k<0, TX, TY>, grid, 32 * kGemvWarps, 0, s, wp, xp, yp, w.K, w.M, int(act), epi);
-      else if (w.fmt == Fmt::q4_k && gemv_early())
-        launch(gemv_q4k_k<2, TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act), epi);
+      if (fp16)
+        launch(gemv_fp16_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, reinterpret_cast<const h16*>(w.data), xp, yp, w.K,
+               w.M, int(act), epi);
       else if (w.fmt == Fmt::q4_k)
-        launch(gemv_q4k_k<0, TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act), epi);
+        launch(gemv_q4k_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act), epi);
       else
         launch(gemv_q6k_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act), epi);
     });
