@@ -597,8 +597,8 @@ TEST(CudaStrategies, MergeShortensTheLaunchesOfADecodeStep) {
     cuda.load(w, bo);
     cuda.begin_step(p, layout);
     const size_t merged = cuda.launches(0, p.ops.size());
-    std::printf("%s: a decode step of %zu ops in %zu launches, layer 1 in %zu\n", name, p.ops.size(), merged,
-                cuda.launches(begin, end));
+    std::printf("%s: layer 1 (44 ops) in %zu launches, a decode step of %zu ops in %zu launches\n", name,
+                cuda.launches(begin, end), p.ops.size(), merged);
     if (cuda.options().canonical) EXPECT_EQ(merged, p.ops.size()) << "no merged kernels in the canonical set";
     else EXPECT_EQ(cuda.launches(begin, end), 25u);
     EXPECT_EQ(cuda.launches(begin + 1, begin + 2), 1u) << "run_op alone: the op's own kernel";
