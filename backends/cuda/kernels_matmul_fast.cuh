@@ -157,20 +157,14 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, con
   if (lane == 0) gemv_store(y, t * M + m, act, acc, epi, ein);
 }
 
-// Byte k (0..11) of a Q4_K block's scales, held as the words s0..s2.
-__device__ __forceinline__ int scale_byte(uint32_t s0, uint32_t s1, uint32_t s2, int k) {
-  const uint32_t w = k < 4 ? s0 : k < 8 ? s1 : s2;
-  return int((w >> (8 * (k & 3))) & 0xffu);
-}
-// q4k_scale_min on the scales in registers.
+// q4k_scale_min on the scale bytes held as the words s0..s2.
 __device__ __forceinline__ void q4k_scale_min_reg(uint32_t s0, uint32_t s1, uint32_t s2, int j, int& sc, int& m) {
-  if (j < 4) {
-    sc = scale_byte(s0, s1, s2, j) & 63;
-    m = scale_byte(s0, s1, s2, j + 4) & 63;
-  } else {
-    sc = (scale_byte(s0, s1, s2, j + 4) & 0x0f) | ((scale_byte(s0, s1, s2, j - 4) >> 6) << 4);
-    m = (scale_byte(s0, s1, s2, j + 4) >> 4) | ((scale_byte(s0, s1, s2, j) >> 6) << 4);
-  }
+  q4k_scale_min_of(
+      [=](int k) {
+        const uint32_t w = k < 4 ? s0 : k < 8 ? s1 : s2;
+        return int((w >> (8 * (k & 3))) & 0xffu);
+      },
+      j, sc, m);
 }
 
 // One lane's part of Q4_K block b: head = the block's first 16 bytes (d, dmin,
