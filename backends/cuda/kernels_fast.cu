@@ -7,6 +7,8 @@
 #include <mma.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include "backends/cuda/kernels.h"
 
