@@ -96,6 +96,7 @@ struct Resolved {
 // A merged launch: ops [begin, end) as one kernel (kernels.h, kernels_merged.cuh).
 struct Merged {
   enum class Kind { epilogue, norm_shift, time_mix_tail } kind = Kind::epilogue;
+  size_t kernel_op = 0;  // the op whose kernel runs the group (the time mix after its blits; else the first)
   size_t end = 0;
   cuda::Epilogue epilogue;
   cuda::NormShift norm_shift;
@@ -506,8 +507,10 @@ struct CudaBackend::Impl {
     const Resolved& r = s.ops[i];
     if (r.kind == Kernel::matmul && r.in[0].d1 % 32 != 0 && cuda::gemv_takes_epilogue(r.mat))
       return merged_epilogue(s, i);
-    if (r.kind == Kernel::blit) return merged_norm_shift(s, i);
-    if (r.kind == Kernel::time_mix_v7) return merged_time_mix_tail(s, i);
+    if (r.kind == Kernel::blit) {
+      if (std::optional<Merged> m = merged_norm_shift(s, i)) return m;
+    }
+    if (r.kind == Kernel::blit || r.kind == Kernel::time_mix_v7) return merged_time_mix_tail(s, i);
     return std::nullopt;
   }
 
@@ -553,6 +556,7 @@ struct CudaBackend::Impl {
     }
     if (m.epilogue.count == 0) return std::nullopt;
     m.kind = Merged::Kind::epilogue;
+    m.kernel_op = i;
     m.end = j;
     return m;
   }
@@ -583,33 +587,47 @@ struct CudaBackend::Impl {
     }
     if (m.norm_shift.shifts == 0) return std::nullopt;
     m.kind = Merged::Kind::norm_shift;
+    m.kernel_op = i;
     m.end = j;
     return m;
   }
 
-  // One-token time_mix_v7 i (heads of 32..128), then its head's group_norm,
-  // time_first_v7 and mul by g, all in place on its output.
+  // Up to kTimeMixBlits blits of whole rows into planes of the time mix's n
+  // from op i on, then one-token time_mix_v7 (heads of 32..128), then its
+  // head's group_norm, time_first_v7 and mul by g, all in place on its output.
   std::optional<Merged> merged_time_mix_tail(const StepShape& s, size_t i) const {
     const std::vector<Resolved>& ops = s.ops;
-    const Resolved& r = ops[i];
     auto is = [&](size_t j, Kernel kind) { return j < ops.size() && ops[j].kind == kind; };
+    size_t t = i;  // the time mix
+    while (is(t, Kernel::blit) && t - i < size_t(cuda::kTimeMixBlits)) ++t;
+    if (!is(t, Kernel::time_mix_v7)) return std::nullopt;
+    const Resolved& r = ops[t];
     Merged m;
     const int64_t N = r.head_size;
     const Dev& x = r.out;
-    if (x.d1 * x.d2 != 1 || N < 32 || N > 128 || !is(i + 3, Kernel::mul)) return std::nullopt;
-    const Resolved& gn = ops[i + 1];
-    const Resolved& tf = ops[i + 2];
-    const Resolved& mul = ops[i + 3];
+    if (x.d1 * x.d2 != 1 || N < 32 || N > 128 || !is(t + 3, Kernel::mul)) return std::nullopt;
+    for (size_t j = i; j < t; ++j) {  // each a [C] row of another buffer into a plane of n
+      const Resolved& b = ops[j];
+      const std::optional<cuda::ChainOp> c = chain_op(s, b);
+      if (!c || b.out.p != r.in[2].p || b.in[0].p == r.in[2].p || b.in[0].p == x.p || b.in_offset != 0 ||
+          b.count != x.d0 || b.in[0].f16 != b.out.f16)
+        return std::nullopt;
+      m.tail.blit[m.tail.blits++] = *c;
+    }
+    const Resolved& gn = ops[t + 1];
+    const Resolved& tf = ops[t + 2];
+    const Resolved& mul = ops[t + 3];
     if (gn.kind != Kernel::group_norm || gn.in[0].p != x.p || gn.out.p != x.p || gn.head_size != N) return std::nullopt;
     if (tf.kind != Kernel::time_first_v7 || tf.out.p != x.p || tf.in[0].p != r.in[0].p || tf.in[1].p != r.in[2].p ||
         tf.head_size != N)
       return std::nullopt;
     if (mul.use_vec || mul.out.p != x.p || mul.in[0].numel() != x.numel()) return std::nullopt;
-    const std::optional<cuda::ChainOp> g = chain_op(s, gn), t = chain_op(s, tf), u = chain_op(s, mul);
-    if (!g || !t || !u) return std::nullopt;
+    const std::optional<cuda::ChainOp> g = chain_op(s, gn), first = chain_op(s, tf), u = chain_op(s, mul);
+    if (!g || !first || !u) return std::nullopt;
     m.kind = Merged::Kind::time_mix_tail;
-    m.tail = {*g, *t, *u};
-    m.end = i + 4;
+    m.tail.group_norm = *g, m.tail.time_first = *first, m.tail.mul = *u;
+    m.kernel_op = t;
+    m.end = t + 4;
     return m;
   }
 
@@ -781,7 +799,7 @@ struct CudaBackend::Impl {
   }
 
   void launch_merged(size_t i, const Merged& m, cudaStream_t st) {
-    const Resolved& r = cur->ops[i];
+    const Resolved& r = cur->ops[m.kernel_op];
     switch (m.kind) {
       case Merged::Kind::epilogue: k->matmul_vec_then(r.mat, r.in[0], r.out, r.act, m.epilogue, st); break;
       case Merged::Kind::norm_shift: k->norm_shift(m.norm_shift, st); break;
@@ -794,7 +812,8 @@ struct CudaBackend::Impl {
     }
     const cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess)
-      fail(e, fmt::format("launching the merged ops {} .. {} ({} ops)", r.name, cur->ops[m.end - 1].name, m.end - i));
+      fail(e, fmt::format("launching the merged ops {} .. {} ({} ops)", cur->ops[i].name, cur->ops[m.end - 1].name,
+                          m.end - i));
   }
 
   Dev buf(StepShape& s, const plan::Op& op, const std::string& name) const {

@@ -118,9 +118,14 @@ struct NormShift {
   ChainOp shift[kShiftOps];
 };
 // time_mix_v7 of one token, then per head: its group_norm (rows of the head
-// size), time_first_v7 and the mul by g, in the time mix's block.
+// size), time_first_v7 and the mul by g, in the time mix's block; before it
+// up to kTimeMixBlits blits of a whole [C] row into planes of the time mix's
+// n (each head's block copies its head's channels, then a barrier).
+constexpr int kTimeMixBlits = 4;
 struct TimeMixTail {
   ChainOp group_norm, time_first, mul;
+  int blits = 0;
+  ChainOp blit[kTimeMixBlits];
 };
 
 struct Kernels {

@@ -61,6 +61,8 @@ void norm_shift(const NormShift& p, cudaStream_t s) {
   });
 }
 
+// The blits into n first (each thread its channel of every plane; the
+// block's barrier makes them visible to the head's other threads), then
 // time_mix_v7 of head h for the step's one token, then the head's tail:
 // its group_norm row (row_norm_warp_row's arithmetic, by warp 0 on the row as
 // stored), time_first_v7 (time_first_k's tree for block (h, 0)) and x = g * x.
@@ -88,6 +90,12 @@ __global__ void __launch_bounds__(N) time_mix_tail_k(float* state, int64_t C, co
   }
   const float rk = hf(tail.time_first.w[c]);
   pdl_enter();
+  if (tail.blits > 0) {
+#pragma unroll
+    for (int k = 0; k < kTimeMixBlits; ++k)
+      if (k < tail.blits) stt(tail.blit[k].c, tail.blit[k].c16, c, ldt(tail.blit[k].a, tail.blit[k].a16, c));
+    __syncthreads();
+  }
   const float kc = ld(n, c), vc = ld(n, C + c), rc = ld(r, c), g = ldt(mul.a, mul.a16, c);
   row[f] = time_mix_head<N>(state, C, 1, r, z, n, x, cur, neg_decay);  // y as stored
   __syncthreads();
