@@ -610,7 +610,7 @@ TEST(CudaStrategies, MergeShortensTheLaunchesOfADecodeStep) {
     std::printf("%s: layer 1 (44 ops) in %zu launches, a decode step of %zu ops in %zu launches\n", name,
                 cuda.launches(begin, end), p.ops.size(), merged);
     if (cuda.options().canonical) EXPECT_EQ(merged, p.ops.size()) << "no merged kernels in the canonical set";
-    else EXPECT_EQ(cuda.launches(begin, end), 21u);
+    else EXPECT_EQ(cuda.launches(begin, end), 18u);
     EXPECT_EQ(cuda.launches(begin + 1, begin + 2), 1u) << "run_op alone: the op's own kernel";
     cuda.run_ops(0, p.ops.size());
     cuda.end_step();

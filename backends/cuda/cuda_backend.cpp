@@ -95,12 +95,13 @@ struct Resolved {
 
 // A merged launch: ops [begin, end) as one kernel (kernels.h, kernels_merged.cuh).
 struct Merged {
-  enum class Kind { epilogue, norm_shift, time_mix_tail } kind = Kind::epilogue;
+  enum class Kind { epilogue, norm_shift, time_mix_tail, row_chain } kind = Kind::epilogue;
   size_t kernel_op = 0;  // the op whose kernel runs the group (the time mix after its blits; else the first)
   size_t end = 0;
   cuda::Epilogue epilogue;
   cuda::NormShift norm_shift;
   cuda::TimeMixTail tail;
+  cuda::RowChain rows;
 };
 
 // Buffers, resolved ops and graphs of one plan shape.
@@ -510,8 +511,10 @@ struct CudaBackend::Impl {
     if (r.kind == Kernel::blit) {
       if (std::optional<Merged> m = merged_norm_shift(s, i)) return m;
     }
-    if (r.kind == Kernel::blit || r.kind == Kernel::time_mix_v7) return merged_time_mix_tail(s, i);
-    return std::nullopt;
+    if (r.kind == Kernel::blit || r.kind == Kernel::time_mix_v7) {
+      if (std::optional<Merged> m = merged_time_mix_tail(s, i)) return m;
+    }
+    return merged_row_chain(s, i);
   }
 
   // Vec-path matmul i (a format the fast GEMV takes), then up to kEpilogueOps
@@ -628,6 +631,38 @@ struct CudaBackend::Impl {
     m.tail.group_norm = *g, m.tail.time_first = *first, m.tail.mul = *u;
     m.kernel_op = t;
     m.end = t + 4;
+    return m;
+  }
+
+  // From op i on, up to kRowChainOps ops of one token's [C] row: element-wise
+  // ops whose element c reads element c of its operands (blit, add, mul,
+  // add_activate, lerp, control_k_v7, affine) and group_norm / l2_norm on rows
+  // of one head size N (32..128, a multiple of 32 dividing C), at least one
+  // of them (blit_kk, mul_k_k, l2_norm_kk, control_k).
+  std::optional<Merged> merged_row_chain(const StepShape& s, size_t i) const {
+    const std::vector<Resolved>& ops = s.ops;
+    Merged m;
+    cuda::RowChain& rows = m.rows;
+    bool norm = false;
+    size_t j = i;
+    for (; j < ops.size() && rows.count < cuda::kRowChainOps; ++j) {
+      const Resolved& r = ops[j];
+      const bool is_norm = r.kind == Kernel::group_norm || r.kind == Kernel::l2_norm;
+      const bool elementwise = r.kind == Kernel::blit || r.kind == Kernel::add || r.kind == Kernel::mul ||
+                               r.kind == Kernel::add_activate || r.kind == Kernel::lerp ||
+                               r.kind == Kernel::control_k_v7 || r.kind == Kernel::affine;
+      if (!is_norm && !elementwise) break;
+      const std::optional<cuda::ChainOp> c = chain_op(s, r);
+      if (!c || c->T != 1 || c->n != c->C || (rows.count > 0 && c->C != rows.op[0].C)) break;
+      if (is_norm && norm && r.head_size != rows.row) break;
+      if (is_norm) norm = true, rows.row = r.head_size;
+      rows.op[rows.count++] = *c;
+    }
+    const int64_t N = rows.row;
+    if (!norm || rows.count < 2 || N < 32 || N > 128 || N % 32 != 0 || rows.op[0].C % N != 0) return std::nullopt;
+    m.kind = Merged::Kind::row_chain;
+    m.kernel_op = i;
+    m.end = j;
     return m;
   }
 
@@ -809,6 +844,7 @@ struct CudaBackend::Impl {
                                                   "and 128)",
                                                   r.name, r.head_size));
         break;
+      case Merged::Kind::row_chain: k->row_chain(m.rows, st); break;
     }
     const cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess)

@@ -155,3 +155,44 @@ bool time_mix_then(DevState state, Dev r, Dev z, Dev n, Dev x, const DevCursor* 
     default: return false;
   }
 }
+
+// Row r of a group_norm or l2_norm (op.mul) by one warp, as the set's
+// one-warp row kernel computes it.
+template <class TX, class TO>
+__device__ __forceinline__ void row_norm_typed(const ChainOp& op, const TX* x, TO* out, int64_t r, int lane) {
+  if (op.mul) row_norm_warp_row<true>(x, out, nullptr, nullptr, r, op.len, 1, op.eps, lane);
+  else row_norm_warp_row<false>(x, out, op.w, op.wb, r, op.len, op.weight_rows, op.eps, lane);
+}
+__device__ __forceinline__ void row_norm_of(const ChainOp& op, int64_t r, int lane) {
+  if (op.a16 && op.c16) row_norm_typed(op, static_cast<const h16*>(op.a), static_cast<h16*>(op.c), r, lane);
+  else if (op.a16) row_norm_typed(op, static_cast<const h16*>(op.a), static_cast<float*>(op.c), r, lane);
+  else if (op.c16) row_norm_typed(op, static_cast<const float*>(op.a), static_cast<h16*>(op.c), r, lane);
+  else row_norm_typed(op, static_cast<const float*>(op.a), static_cast<float*>(op.c), r, lane);
+}
+
+// The row chain (kernels.h, RowChain) of block h: element c = h * row + f of
+// each element-wise op by thread f, its own kernel's expression
+// (chain_element); a row norm's row h by warp 0 between two barriers, which
+// make the block's global writes visible to the warp and the warp's to the
+// block. No block reads what another writes: each op's element c reads
+// element c, a row norm's row h the elements of block h.
+__global__ void __launch_bounds__(128) row_chain_k(const RowChain p) {
+  const int64_t h = blockIdx.x, c = h * p.row + threadIdx.x;
+  pdl_enter();
+#pragma unroll
+  for (int k = 0; k < kRowChainOps; ++k) {
+    if (k >= p.count) break;
+    const ChainOp& op = p.op[k];
+    if (op.kind == ChainKind::row_norm) {
+      __syncthreads();
+      if (threadIdx.x < 32) row_norm_of(op, h, int(threadIdx.x));
+      __syncthreads();
+    } else {
+      chain_element(op, c);
+    }
+  }
+}
+
+void row_chain(const RowChain& rc, cudaStream_t s) {
+  launch(row_chain_k, unsigned(rc.op[0].C / rc.row), unsigned(rc.row), 0, s, rc);
+}
