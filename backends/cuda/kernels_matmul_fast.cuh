@@ -299,9 +299,9 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q6k_k(DevMatrix w, const
       float s = 0.0f;
 #pragma unroll
       for (int u = 0; u < 8; ++u) {
-        const int lo = ((g & 1) ? qlb[u] : qla[u]) >> (4 * (g >> 1)) & 15;
-        const int q = (lo | (((qh[u] >> (2 * g)) & 3) << 4)) - 32;
-        s += float(q) * xv[u];
+        const uint32_t lo = ((g & 1) ? qlb[u] : qla[u]) >> (4 * (g >> 1)) & 15u;
+        const uint32_t q6 = lo | (((qh[u] >> (2 * g)) & 3u) << 4);  // the code + 32, 0..63
+        s += (__uint_as_float(0x4b000000u | q6) - 8388640.0f) * xv[u];  // 2^23 + 32: float(code), exact
       }
       acc += (d * float(sc[is + 2 * g])) * s;
     }
