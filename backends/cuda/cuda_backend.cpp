@@ -95,13 +95,11 @@ struct Resolved {
 
 // A merged launch: ops [begin, end) as one kernel (kernels.h, kernels_merged.cuh).
 struct Merged {
-  enum class Kind { epilogue, norm_shift, time_mix_tail, row_chain } kind = Kind::epilogue;
-  size_t kernel_op = 0;  // the op whose kernel runs the group (the time mix after its blits; else the first)
+  enum class Kind { epilogue, norm_shift, time_mix_tail } kind = Kind::epilogue;
   size_t end = 0;
   cuda::Epilogue epilogue;
   cuda::NormShift norm_shift;
   cuda::TimeMixTail tail;
-  cuda::RowChain rows;
 };
 
 // Buffers, resolved ops and graphs of one plan shape.
@@ -503,167 +501,99 @@ struct CudaBackend::Impl {
       if (std::optional<Merged> m = merged_at(s, i)) s.merged[i] = *m;
   }
 
-  // The merged launch that may begin at op i (kernels.h), if any.
+  // The merged launch that may begin at op i: a vec-path matmul the fast GEMV
+  // takes, then up to kEpilogueOps element-wise ops of its output's shape, each
+  // following the matmul or an earlier one of them, none writing the matmul's
+  // input; a same-dtype blit of a row, the one-row layer_norm of 129..4096
+  // channels (the fast set's block row) in place on its output, then token
+  // shifts of that; a one-token time_mix_v7 (heads of 32..128), then its head's
+  // group_norm, time_first_v7 and mul by g, all in place on its output.
   std::optional<Merged> merged_at(const StepShape& s, size_t i) const {
-    const Resolved& r = s.ops[i];
-    if (r.kind == Kernel::matmul && r.in[0].d1 % 32 != 0 && cuda::gemv_takes_epilogue(r.mat))
-      return merged_epilogue(s, i);
+    const std::vector<Resolved>& ops = s.ops;
+    const Resolved& r = ops[i];
+    auto is = [&](size_t j, Kernel kind) { return j < ops.size() && ops[j].kind == kind; };
+    Merged m;
+    if (r.kind == Kernel::matmul && r.in[0].d1 % 32 != 0 && cuda::gemv_takes_epilogue(r.mat)) {
+      size_t j = i + 1;
+      for (; j < ops.size() && m.epilogue.count < cuda::kEpilogueOps; ++j) {
+        const Kernel kind = ops[j].kind;
+        if (kind != Kernel::add && kind != Kernel::mul && kind != Kernel::add_activate && kind != Kernel::lerp &&
+            kind != Kernel::channel_mix_v7 && kind != Kernel::control_k_v7 && kind != Kernel::affine)
+          break;
+        const std::optional<cuda::ChainOp> c = chain_op(s, ops[j]);
+        const std::vector<uint32_t>& p = s.producers[j];
+        const bool follows = std::any_of(p.begin(), p.end(), [&](uint32_t d) { return d >= i && d < j; });
+        if (!c || c->n != r.out.numel() || c->C != r.out.d0 || c->c == r.in[0].p || !follows) break;
+        // Each operand from the latest earlier writer among the matmul and the
+        // epilogue's ops (where it reads element i of it), else from memory.
+        const int k = m.epilogue.count;
+        bool ok = true;
+        auto from = [&](const void* operand, bool at_i) -> int8_t {
+          int8_t source = cuda::kFromMemory;
+          for (int e = k - 1; e >= 0 && source == cuda::kFromMemory; --e)
+            if (m.epilogue.op[e].c == operand) source = int8_t(e);
+          if (source == cuda::kFromMemory && operand == r.out.p) source = cuda::kFromMatmul;
+          if (source != cuda::kFromMemory && !at_i) ok = false;  // it would need other elements of that output
+          return source;
+        };
+        // A binary or lerp op reads operand a broadcast (broadcast_index).
+        const bool broadcast = kind == Kernel::add || kind == Kernel::mul || kind == Kernel::add_activate ||
+                               kind == Kernel::lerp;
+        const bool a_at_i = !broadcast || ((c->T == 1 || c->b_ts == c->C) &&
+                                           (c->n == c->C * c->T || c->b_bs == c->C * c->T));
+        m.epilogue.from[k][0] = kind == Kernel::affine ? cuda::kFromMemory : from(c->a, a_at_i);
+        m.epilogue.from[k][1] = kind == Kernel::lerp ? from(c->b, true) : cuda::kFromMemory;
+        m.epilogue.from[k][2] = from(c->c, true);
+        if (!ok) break;
+        m.epilogue.op[m.epilogue.count++] = *c;
+      }
+      if (m.epilogue.count == 0) return std::nullopt;
+      m.kind = Merged::Kind::epilogue;
+      m.end = j;
+      return m;
+    }
     if (r.kind == Kernel::blit) {
-      if (std::optional<Merged> m = merged_norm_shift(s, i)) return m;
-    }
-    if (r.kind == Kernel::blit || r.kind == Kernel::time_mix_v7) {
-      if (std::optional<Merged> m = merged_time_mix_tail(s, i)) return m;
-    }
-    return merged_row_chain(s, i);
-  }
-
-  // Vec-path matmul i (a format the fast GEMV takes), then up to kEpilogueOps
-  // element-wise ops of its output's shape, each following the matmul or an
-  // earlier one of them, none writing the matmul's input.
-  std::optional<Merged> merged_epilogue(const StepShape& s, size_t i) const {
-    const std::vector<Resolved>& ops = s.ops;
-    const Resolved& r = ops[i];
-    Merged m;
-    size_t j = i + 1;
-    for (; j < ops.size() && m.epilogue.count < cuda::kEpilogueOps; ++j) {
-      const Kernel kind = ops[j].kind;
-      if (kind != Kernel::add && kind != Kernel::mul && kind != Kernel::add_activate && kind != Kernel::lerp &&
-          kind != Kernel::channel_mix_v7 && kind != Kernel::control_k_v7 && kind != Kernel::affine)
-        break;
-      const std::optional<cuda::ChainOp> c = chain_op(s, ops[j]);
-      const std::vector<uint32_t>& p = s.producers[j];
-      const bool follows = std::any_of(p.begin(), p.end(), [&](uint32_t d) { return d >= i && d < j; });
-      if (!c || c->n != r.out.numel() || c->C != r.out.d0 || c->c == r.in[0].p || !follows) break;
-      // Each operand from the latest earlier writer among the matmul and the
-      // epilogue's ops (where it reads element i of it), else from memory.
-      const int k = m.epilogue.count;
-      bool ok = true;
-      auto from = [&](const void* operand, bool at_i) -> int8_t {
-        int8_t source = cuda::kFromMemory;
-        for (int e = k - 1; e >= 0 && source == cuda::kFromMemory; --e)
-          if (m.epilogue.op[e].c == operand) source = int8_t(e);
-        if (source == cuda::kFromMemory && operand == r.out.p) source = cuda::kFromMatmul;
-        if (source != cuda::kFromMemory && !at_i) ok = false;  // it would need other elements of that output
-        return source;
-      };
-      // A binary or lerp op reads operand a broadcast (broadcast_index).
-      const bool broadcast = kind == Kernel::add || kind == Kernel::mul || kind == Kernel::add_activate ||
-                             kind == Kernel::lerp;
-      const bool a_at_i = !broadcast || ((c->T == 1 || c->b_ts == c->C) &&
-                                         (c->n == c->C * c->T || c->b_bs == c->C * c->T));
-      m.epilogue.from[k][0] = kind == Kernel::affine ? cuda::kFromMemory : from(c->a, a_at_i);
-      m.epilogue.from[k][1] = kind == Kernel::lerp ? from(c->b, true) : cuda::kFromMemory;
-      m.epilogue.from[k][2] = from(c->c, true);
-      if (!ok) break;
-      m.epilogue.op[m.epilogue.count++] = *c;
-    }
-    if (m.epilogue.count == 0) return std::nullopt;
-    m.kind = Merged::Kind::epilogue;
-    m.kernel_op = i;
-    m.end = j;
-    return m;
-  }
-
-  // Blit i of a row (same dtype, whole buffers, not in place), the one-row
-  // layer_norm of 129..4096 channels (the fast set's block row) in place on its
-  // output, then the token shifts of the norm's output.
-  std::optional<Merged> merged_norm_shift(const StepShape& s, size_t i) const {
-    const std::vector<Resolved>& ops = s.ops;
-    const Resolved& r = ops[i];
-    auto is = [&](size_t j, Kernel kind) { return j < ops.size() && ops[j].kind == kind; };
-    Merged m;
-    if (!is(i + 1, Kernel::layer_norm) || r.in[0].f16 != r.out.f16 || r.in_offset != 0 || r.out_offset != 0 ||
-        r.count != r.out.numel() || ops[i + 1].in[0].p != r.out.p || r.in[0].p == r.out.p)
-      return std::nullopt;
-    const Resolved& n = ops[i + 1];
-    const int64_t len = n.in[0].d0;
-    if (n.in[0].numel() != len || n.out.p != n.in[0].p || len <= 128 || len > 4096) return std::nullopt;
-    const std::optional<cuda::ChainOp> norm = chain_op(s, n);
-    if (!norm) return std::nullopt;
-    m.norm_shift.norm = *norm;
-    m.norm_shift.norm.a = r.in[0].p, m.norm_shift.norm.a16 = r.in[0].f16;
-    size_t j = i + 2;
-    for (; is(j, Kernel::token_shift) && m.norm_shift.shifts < cuda::kShiftOps && ops[j].in[0].p == n.out.p; ++j) {
-      const std::optional<cuda::ChainOp> c = chain_op(s, ops[j]);
-      if (!c || c->n != len || c->c == r.in[0].p) break;
-      m.norm_shift.shift[m.norm_shift.shifts++] = *c;
-    }
-    if (m.norm_shift.shifts == 0) return std::nullopt;
-    m.kind = Merged::Kind::norm_shift;
-    m.kernel_op = i;
-    m.end = j;
-    return m;
-  }
-
-  // Up to kTimeMixBlits blits of whole rows into planes of the time mix's n
-  // from op i on, then one-token time_mix_v7 (heads of 32..128), then its
-  // head's group_norm, time_first_v7 and mul by g, all in place on its output.
-  std::optional<Merged> merged_time_mix_tail(const StepShape& s, size_t i) const {
-    const std::vector<Resolved>& ops = s.ops;
-    auto is = [&](size_t j, Kernel kind) { return j < ops.size() && ops[j].kind == kind; };
-    size_t t = i;  // the time mix
-    while (is(t, Kernel::blit) && t - i < size_t(cuda::kTimeMixBlits)) ++t;
-    if (!is(t, Kernel::time_mix_v7)) return std::nullopt;
-    const Resolved& r = ops[t];
-    Merged m;
-    const int64_t N = r.head_size;
-    const Dev& x = r.out;
-    if (x.d1 * x.d2 != 1 || N < 32 || N > 128 || !is(t + 3, Kernel::mul)) return std::nullopt;
-    for (size_t j = i; j < t; ++j) {  // each a [C] row of another buffer into a plane of n
-      const Resolved& b = ops[j];
-      const std::optional<cuda::ChainOp> c = chain_op(s, b);
-      if (!c || b.out.p != r.in[2].p || b.in[0].p == r.in[2].p || b.in[0].p == x.p || b.in_offset != 0 ||
-          b.count != x.d0 || b.in[0].f16 != b.out.f16)
+      if (!is(i + 1, Kernel::layer_norm) || r.in[0].f16 != r.out.f16 || r.in_offset != 0 || r.out_offset != 0 ||
+          r.count != r.out.numel() || ops[i + 1].in[0].p != r.out.p || r.in[0].p == r.out.p)
         return std::nullopt;
-      m.tail.blit[m.tail.blits++] = *c;
+      const Resolved& n = ops[i + 1];
+      const int64_t len = n.in[0].d0;
+      if (n.in[0].numel() != len || n.out.p != n.in[0].p || len <= 128 || len > 4096) return std::nullopt;
+      const std::optional<cuda::ChainOp> norm = chain_op(s, n);
+      if (!norm) return std::nullopt;
+      m.norm_shift.norm = *norm;
+      m.norm_shift.norm.a = r.in[0].p, m.norm_shift.norm.a16 = r.in[0].f16;
+      size_t j = i + 2;
+      for (; is(j, Kernel::token_shift) && m.norm_shift.shifts < cuda::kShiftOps && ops[j].in[0].p == n.out.p; ++j) {
+        const std::optional<cuda::ChainOp> c = chain_op(s, ops[j]);
+        if (!c || c->n != len || c->c == r.in[0].p) break;
+        m.norm_shift.shift[m.norm_shift.shifts++] = *c;
+      }
+      if (m.norm_shift.shifts == 0) return std::nullopt;
+      m.kind = Merged::Kind::norm_shift;
+      m.end = j;
+      return m;
     }
-    const Resolved& gn = ops[t + 1];
-    const Resolved& tf = ops[t + 2];
-    const Resolved& mul = ops[t + 3];
-    if (gn.kind != Kernel::group_norm || gn.in[0].p != x.p || gn.out.p != x.p || gn.head_size != N) return std::nullopt;
-    if (tf.kind != Kernel::time_first_v7 || tf.out.p != x.p || tf.in[0].p != r.in[0].p || tf.in[1].p != r.in[2].p ||
-        tf.head_size != N)
-      return std::nullopt;
-    if (mul.use_vec || mul.out.p != x.p || mul.in[0].numel() != x.numel()) return std::nullopt;
-    const std::optional<cuda::ChainOp> g = chain_op(s, gn), first = chain_op(s, tf), u = chain_op(s, mul);
-    if (!g || !first || !u) return std::nullopt;
-    m.kind = Merged::Kind::time_mix_tail;
-    m.tail.group_norm = *g, m.tail.time_first = *first, m.tail.mul = *u;
-    m.kernel_op = t;
-    m.end = t + 4;
-    return m;
-  }
-
-  // From op i on, up to kRowChainOps ops of one token's [C] row: element-wise
-  // ops whose element c reads element c of its operands (blit, add, mul,
-  // add_activate, lerp, control_k_v7, affine) and group_norm / l2_norm on rows
-  // of one head size N (32..128, a multiple of 32 dividing C), at least one
-  // of them (blit_kk, mul_k_k, l2_norm_kk, control_k).
-  std::optional<Merged> merged_row_chain(const StepShape& s, size_t i) const {
-    const std::vector<Resolved>& ops = s.ops;
-    Merged m;
-    cuda::RowChain& rows = m.rows;
-    bool norm = false;
-    size_t j = i;
-    for (; j < ops.size() && rows.count < cuda::kRowChainOps; ++j) {
-      const Resolved& r = ops[j];
-      const bool is_norm = r.kind == Kernel::group_norm || r.kind == Kernel::l2_norm;
-      const bool elementwise = r.kind == Kernel::blit || r.kind == Kernel::add || r.kind == Kernel::mul ||
-                               r.kind == Kernel::add_activate || r.kind == Kernel::lerp ||
-                               r.kind == Kernel::control_k_v7 || r.kind == Kernel::affine;
-      if (!is_norm && !elementwise) break;
-      const std::optional<cuda::ChainOp> c = chain_op(s, r);
-      if (!c || c->T != 1 || c->n != c->C || (rows.count > 0 && c->C != rows.op[0].C)) break;
-      if (is_norm && norm && r.head_size != rows.row) break;
-      if (is_norm) norm = true, rows.row = r.head_size;
-      rows.op[rows.count++] = *c;
+    if (r.kind == Kernel::time_mix_v7) {
+      const int64_t N = r.head_size;
+      const Dev& x = r.out;
+      if (x.d1 * x.d2 != 1 || N < 32 || N > 128 || !is(i + 3, Kernel::mul)) return std::nullopt;
+      const Resolved& gn = ops[i + 1];
+      const Resolved& tf = ops[i + 2];
+      const Resolved& mul = ops[i + 3];
+      if (gn.kind != Kernel::group_norm || gn.in[0].p != x.p || gn.out.p != x.p || gn.head_size != N) return std::nullopt;
+      if (tf.kind != Kernel::time_first_v7 || tf.out.p != x.p || tf.in[0].p != r.in[0].p || tf.in[1].p != r.in[2].p ||
+          tf.head_size != N)
+        return std::nullopt;
+      if (mul.use_vec || mul.out.p != x.p || mul.in[0].numel() != x.numel()) return std::nullopt;
+      const std::optional<cuda::ChainOp> g = chain_op(s, gn), t = chain_op(s, tf), u = chain_op(s, mul);
+      if (!g || !t || !u) return std::nullopt;
+      m.kind = Merged::Kind::time_mix_tail;
+      m.tail = {*g, *t, *u};
+      m.end = i + 4;
+      return m;
     }
-    const int64_t N = rows.row;
-    if (!norm || rows.count < 2 || N < 32 || N > 128 || N % 32 != 0 || rows.op[0].C % N != 0) return std::nullopt;
-    m.kind = Merged::Kind::row_chain;
-    m.kernel_op = i;
-    m.end = j;
-    return m;
+    return std::nullopt;
   }
 
   bool merging() const { return opt.merge && k->matmul_vec_then != nullptr; }
@@ -834,22 +764,17 @@ struct CudaBackend::Impl {
   }
 
   void launch_merged(size_t i, const Merged& m, cudaStream_t st) {
-    const Resolved& r = cur->ops[m.kernel_op];
+    const Resolved& r = cur->ops[i];
     switch (m.kind) {
       case Merged::Kind::epilogue: k->matmul_vec_then(r.mat, r.in[0], r.out, r.act, m.epilogue, st); break;
       case Merged::Kind::norm_shift: k->norm_shift(m.norm_shift, st); break;
       case Merged::Kind::time_mix_tail:
-        if (!k->time_mix_then(r.state, r.in[0], r.in[1], r.in[2], r.out, cur->cursors, bo.forward.decay, m.tail, st))
-          throw std::invalid_argument(fmt::format("cuda backend: op {}: head size {} (the merged time mix runs 32, 64 "
-                                                  "and 128)",
-                                                  r.name, r.head_size));
+        k->time_mix_then(r.state, r.in[0], r.in[1], r.in[2], r.out, cur->cursors, bo.forward.decay, m.tail, st);
         break;
-      case Merged::Kind::row_chain: k->row_chain(m.rows, st); break;
     }
     const cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess)
-      fail(e, fmt::format("launching the merged ops {} .. {} ({} ops)", cur->ops[i].name, cur->ops[m.end - 1].name,
-                          m.end - i));
+      fail(e, fmt::format("launching the merged ops {} .. {} ({} ops)", r.name, cur->ops[m.end - 1].name, m.end - i));
   }
 
   Dev buf(StepShape& s, const plan::Op& op, const std::string& name) const {

@@ -118,26 +118,9 @@ struct NormShift {
   ChainOp shift[kShiftOps];
 };
 // time_mix_v7 of one token, then per head: its group_norm (rows of the head
-// size), time_first_v7 and the mul by g, in the time mix's block; before it
-// up to kTimeMixBlits blits of a whole [C] row into planes of the time mix's
-// n (each head's block copies its head's channels, then a barrier).
-constexpr int kTimeMixBlits = 4;
+// size), time_first_v7 and the mul by g, in the time mix's block.
 struct TimeMixTail {
   ChainOp group_norm, time_first, mul;
-  int blits = 0;
-  ChainOp blit[kTimeMixBlits];
-};
-
-// Element-wise ops of one token (element c of each reading element c of its
-// operands) and row norms (group_norm, l2_norm) on rows of the block size
-// (32..128: the heads), in plan order, in a block per head: thread c does
-// element c of each element-wise op; before and after a row norm a barrier,
-// warp 0 doing the head's row as the set's one-warp row kernel does.
-constexpr int kRowChainOps = 6;
-struct RowChain {
-  int count = 0;
-  int64_t row = 0;  // the rows' length: the block size (the ops' C / row blocks)
-  ChainOp op[kRowChainOps];
 };
 
 struct Kernels {
@@ -171,12 +154,11 @@ struct Kernels {
   bool chain_row_norms;  // whether chains may hold row_norm ops (group_norm, l2_norm)
   // Merged launches (null in a set without them): matmul_vec then its
   // epilogue (a format gemv_takes_epilogue accepts); the norm and its shifts;
-  // time_mix_v7 (head size 16..128, one token) then its tail; a row chain.
+  // time_mix_v7 (head size 16..128, one token) then its tail.
   void (*matmul_vec_then)(const DevMatrix& w, Dev x, Dev y, Activation act, const Epilogue& epi, cudaStream_t);
   void (*norm_shift)(const NormShift& ns, cudaStream_t);
   bool (*time_mix_then)(DevState state, Dev r, Dev z, Dev n, Dev x, const DevCursor* cursors, float decay,
                         const TimeMixTail& tail, cudaStream_t);
-  void (*row_chain)(const RowChain& rc, cudaStream_t);
 };
 
 // Whether the fast set's warp GEMV (and so matmul_vec_then) takes matrix w.

@@ -36,8 +36,7 @@ const Kernels& canonical_kernels() {
   static const Kernels k{"canonical",  set_pdl, embedding, layer_norm, l2_norm,    token_shift,      blit,
                          binary,       lerp,      control_k,  channel_mix, affine,          time_mix,
                          time_first,   matmul_vec_canon,      matmul_mat_simt,              softmax,
-                         chain,        false,           nullptr,               nullptr,      nullptr,
-                         nullptr};
+                         chain,        false,           nullptr,               nullptr,      nullptr};
   return k;
 }
 

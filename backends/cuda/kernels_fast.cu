@@ -7,8 +7,6 @@
 #include <mma.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <string>
 
 #include "backends/cuda/kernels.h"
 
@@ -37,8 +35,9 @@ __device__ void chain_layer_norm_row(const TX* xr, TO* orow, const h16* w, const
   }
 }
 template <class TX, class TO>
-__device__ void chain_row_norm_row(bool, const TX* x, TO* out, const ChainOp& op, int64_t r, int lane) {
-  row_norm_typed(op, x, out, r, lane);  // l2 is op.mul
+__device__ void chain_row_norm_row(bool l2, const TX* x, TO* out, const ChainOp& op, int64_t r, int lane) {
+  if (l2) row_norm_warp_row<true>(x, out, nullptr, nullptr, r, op.len, 1, op.eps, lane);
+  else row_norm_warp_row<false>(x, out, op.w, op.wb, r, op.len, op.weight_rows, op.eps, lane);
 }
 #include "backends/cuda/kernels_fused.cuh"
 }  // namespace rwkv::cuda::fast
@@ -50,8 +49,7 @@ const Kernels& fast_kernels() {
   static const Kernels k{"fast",      set_pdl, embedding, layer_norm_fast, l2_norm_fast, token_shift, blit,
                          binary,      lerp,      control_k,  channel_mix, affine,          time_mix,
                          time_first,  matmul_vec_fast,       matmul_mat_fast,              softmax,
-                         chain,       true,            matmul_vec_then, norm_shift,     time_mix_then,
-                         row_chain};
+                         chain,       true,            matmul_vec_then, norm_shift,     time_mix_then};
   return k;
 }
 

@@ -13,20 +13,15 @@
 
 __device__ __forceinline__ uint16_t u16_at(const uint8_t* p) { return *reinterpret_cast<const uint16_t*>(p); }
 
-// Q4_K sub-block j's 6-bit scale and min (get_scale_min_k4) from the 12 scale
-// bytes, s(k) = byte k (memory, or words in registers: the fast GEMV).
-template <class Byte>
-__device__ __forceinline__ void q4k_scale_min_of(Byte s, int j, int& sc, int& m) {
-  if (j < 4) {
-    sc = s(j) & 63;
-    m = s(j + 4) & 63;
-  } else {
-    sc = (s(j + 4) & 0x0f) | ((s(j - 4) >> 6) << 4);
-    m = (s(j + 4) >> 4) | ((s(j) >> 6) << 4);
-  }
-}
+// Q4_K sub-block j's 6-bit scale and min (get_scale_min_k4).
 __device__ __forceinline__ void q4k_scale_min(const uint8_t* s, int j, int& sc, int& m) {
-  q4k_scale_min_of([s](int k) { return int(s[k]); }, j, sc, m);
+  if (j < 4) {
+    sc = s[j] & 63;
+    m = s[j + 4] & 63;
+  } else {
+    sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+    m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
 }
 
 // The f32 value of weight (row m, column k), as blocks.h decodes it.

@@ -157,109 +157,73 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_fp16_k(const h16* W, con
   if (lane == 0) gemv_store(y, t * M + m, act, acc, epi, ein);
 }
 
-// q4k_scale_min on the scale bytes held as the words s0..s2.
+// Byte k (0..11) of a Q4_K block's scales, held as the words s0..s2.
+__device__ __forceinline__ int scale_byte(uint32_t s0, uint32_t s1, uint32_t s2, int k) {
+  const uint32_t w = k < 4 ? s0 : k < 8 ? s1 : s2;
+  return int((w >> (8 * (k & 3))) & 0xffu);
+}
+// q4k_scale_min on the scales in registers.
 __device__ __forceinline__ void q4k_scale_min_reg(uint32_t s0, uint32_t s1, uint32_t s2, int j, int& sc, int& m) {
-  q4k_scale_min_of(
-      [=](int k) {
-        const uint32_t w = k < 4 ? s0 : k < 8 ? s1 : s2;
-        return int((w >> (8 * (k & 3))) & 0xffu);
-      },
-      j, sc, m);
+  if (j < 4) {
+    sc = scale_byte(s0, s1, s2, j) & 63;
+    m = scale_byte(s0, s1, s2, j + 4) & 63;
+  } else {
+    sc = (scale_byte(s0, s1, s2, j + 4) & 0x0f) | ((scale_byte(s0, s1, s2, j - 4) >> 6) << 4);
+    m = (scale_byte(s0, s1, s2, j + 4) >> 4) | ((scale_byte(s0, s1, s2, j) >> 6) << 4);
+  }
 }
 
-// The value of the four-bit code in byte k (0..3) of the word nibbles (each
-// byte holding one code), as a float: the code is placed in the mantissa of
-// 2^23 and 2^23 subtracted, exact, and cheaper than an int-to-float conversion
-// (a quarter-rate instruction that bounded the Q4_K GEMV).
-__device__ __forceinline__ float nibble_value(uint32_t nibbles, int k) {
-  return __int_as_float(int(__byte_perm(nibbles, 0x4b000000u, 0x7440u | unsigned(k)))) - 8388608.0f;
-}
-
-// A lane's 32 activations of a Q4_K block: lo = the 16 at xl (sub-block 2g),
-// hi = the 16 at xl + 32 (sub-block 2g + 1).
-struct Q4kActivations {
-  float lo[16], hi[16];
-};
-template <class TX>
-__device__ __forceinline__ void q4k_load_activations(const TX* xl, Q4kActivations& a) {
-  load8(xl, a.lo);
-  load8(xl + 8, a.lo + 8);
-  load8(xl + 32, a.hi);
-  load8(xl + 40, a.hi + 8);
-}
-
-// One lane's part of a Q4_K block: head = the block's first 16 bytes (d, dmin,
+// One lane's part of Q4_K block b: head = the block's first 16 bytes (d, dmin,
 // scales), q = its 16 code bytes of group g (low nibbles sub-block 2g, high 2g+1).
-__device__ __forceinline__ float q4k_part(const uint4 head, const uint4 q, const Q4kActivations& x, int g,
-                                          float acc) {
+template <class TX>
+__device__ __forceinline__ float q4k_part(const uint4 head, const uint4 q, const TX* xl, int g, float acc) {
   const float d = hf(uint16_t(head.x & 0xffffu)), dmin = hf(uint16_t(head.x >> 16));
   int sc0, m0, sc1, m1;
   q4k_scale_min_reg(head.y, head.z, head.w, 2 * g, sc0, m0);
   q4k_scale_min_reg(head.y, head.z, head.w, 2 * g + 1, sc1, m1);
   const uint32_t qw[4] = {q.x, q.y, q.z, q.w};
+  float xlo[16], xhi[16];
+  load8(xl, xlo);
+  load8(xl + 8, xlo + 8);
+  load8(xl + 32, xhi);
+  load8(xl + 40, xhi + 8);
   // Each weight's value first (D*q - M, as the format defines it), then the
   // product: factoring D and M out of the sums would cancel catastrophically.
   const float D0 = d * float(sc0), M0 = dmin * float(m0), D1 = d * float(sc1), M1 = dmin * float(m1);
 #pragma unroll
-  for (int w = 0; w < 4; ++w) {
-    const uint32_t lo = qw[w] & 0x0f0f0f0fu, hi = (qw[w] >> 4) & 0x0f0f0f0fu;
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      acc += (D0 * nibble_value(lo, k) - M0) * x.lo[4 * w + k];
-      acc += (D1 * nibble_value(hi, k) - M1) * x.hi[4 * w + k];
-    }
+  for (int i = 0; i < 16; ++i) {
+    const uint32_t byte = (qw[i >> 2] >> (8 * (i & 3))) & 0xffu;
+    acc += (D0 * float(byte & 15u) - M0) * xlo[i];
+    acc += (D1 * float(byte >> 4) - M1) * xhi[i];
   }
   return acc;
 }
 
-// Q4_K: a warp computes R consecutive rows, each lane's activations loaded
-// once for all R; lanes 8b..8b+7 share a block, lane part p reading 16 code
-// bytes of group g = p/2 (sub-blocks 2g low nibbles and 2g+1 high nibbles).
-// Each row's sum is formed as with R = 1, so R changes no bits.
-template <class TX, class TY, int R>
+// Q4_K: lanes 8b..8b+7 share a block; lane part p reads 16 code bytes of group
+// g = p/2 (sub-blocks 2g low nibbles and 2g+1 high nibbles).
+template <class TX, class TY>
 __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q4k_k(DevMatrix w, const TX* x, TY* y, int act,
                                                               const Epilogue epi) {
   pdl_enter();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int64_t m0 = (int64_t(blockIdx.x) * kGemvWarps + warp) * R, t = blockIdx.y;
-  if (m0 >= w.M) return;
-  const int rows = int(w.M - m0 < R ? w.M - m0 : R);
+  const int64_t m = int64_t(blockIdx.x) * kGemvWarps + warp, t = blockIdx.y;
+  if (m >= w.M) return;
+  const uint8_t* row = w.data + m * w.row_bytes;
   const TX* xt = x + t * w.K;
   const int64_t nb = w.K / 256;
   const int p = lane & 7, g = p >> 1, half = p & 1;
-  EpilogueIn ein[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r)
-    if (lane == 0 && r < rows) epilogue_load(epi, t * w.M + m0 + r, ein[r]);
-  float acc[R] = {};
+  EpilogueIn ein;
+  if (lane == 0) epilogue_load(epi, t * w.M + m, ein);
+  float acc = 0.0f;
 #pragma unroll 2
   for (int64_t b = lane >> 3; b < nb; b += 4) {
-    Q4kActivations xa;
-    q4k_load_activations(xt + b * 256 + 64 * g + 16 * half, xa);
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      if (r >= rows) break;
-      const uint8_t* blk = w.data + (m0 + r) * w.row_bytes + b * 144;
-      const uint4 hd = __ldg(reinterpret_cast<const uint4*>(blk));
-      const uint4 q = __ldg(reinterpret_cast<const uint4*>(blk + 16 + 32 * g + 16 * half));
-      acc[r] = q4k_part(hd, q, xa, g, acc[r]);
-    }
+    const uint8_t* blk = row + b * 144;
+    const uint4 hd = __ldg(reinterpret_cast<const uint4*>(blk));
+    const uint4 q = __ldg(reinterpret_cast<const uint4*>(blk + 16 + 32 * g + 16 * half));
+    acc = q4k_part(hd, q, xt + b * 256 + 64 * g + 16 * half, g, acc);
   }
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const float sum = warp_sum(acc[r]);
-    if (lane == 0 && r < rows) gemv_store(y, t * w.M + m0 + r, act, sum, epi, ein[r]);
-  }
-}
-
-// Rows per warp of the Q4_K GEMV: RWKV_CUDA_Q4K_ROWS (1 or 2), default 1.
-// (A knob for the device A/B, to go once the faster one is known.)
-inline int q4k_rows_per_warp() {
-  static const int rows = [] {
-    const char* e = std::getenv("RWKV_CUDA_Q4K_ROWS");
-    return e && std::string(e) == "2" ? 2 : 1;
-  }();
-  return rows;
+  acc = warp_sum(acc);
+  if (lane == 0) gemv_store(y, t * w.M + m, act, acc, epi, ein);
 }
 
 // Q6_K: lanes 8b..8b+7 share a block; lane part p covers half nh = p/4 and the
@@ -299,9 +263,9 @@ __global__ void __launch_bounds__(32 * kGemvWarps) gemv_q6k_k(DevMatrix w, const
       float s = 0.0f;
 #pragma unroll
       for (int u = 0; u < 8; ++u) {
-        const uint32_t lo = ((g & 1) ? qlb[u] : qla[u]) >> (4 * (g >> 1)) & 15u;
-        const uint32_t q6 = lo | (((qh[u] >> (2 * g)) & 3u) << 4);  // the code + 32, 0..63
-        s += (__uint_as_float(0x4b000000u | q6) - 8388640.0f) * xv[u];  // 2^23 + 32: float(code), exact
+        const int lo = ((g & 1) ? qlb[u] : qla[u]) >> (4 * (g >> 1)) & 15;
+        const int q = (lo | (((qh[u] >> (2 * g)) & 3) << 4)) - 32;
+        s += float(q) * xv[u];
       }
       acc += (d * float(sc[is + 2 * g])) * s;
     }
@@ -322,11 +286,8 @@ void matmul_vec_then(const DevMatrix& w, Dev x, Dev y, Activation act, const Epi
       if (fp16)
         launch(gemv_fp16_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, reinterpret_cast<const h16*>(w.data), xp, yp, w.K,
                w.M, int(act), epi);
-      else if (w.fmt == Fmt::q4_k && q4k_rows_per_warp() == 2)
-        launch(gemv_q4k_k<TX, TY, 2>, dim3(unsigned((w.M + 2 * kGemvWarps - 1) / (2 * kGemvWarps)), unsigned(x.d1)),
-               32 * kGemvWarps, 0, s, w, xp, yp, int(act), epi);
       else if (w.fmt == Fmt::q4_k)
-        launch(gemv_q4k_k<TX, TY, 1>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act), epi);
+        launch(gemv_q4k_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act), epi);
       else
         launch(gemv_q6k_k<TX, TY>, grid, 32 * kGemvWarps, 0, s, w, xp, yp, int(act), epi);
     });

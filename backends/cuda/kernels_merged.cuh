@@ -61,8 +61,6 @@ void norm_shift(const NormShift& p, cudaStream_t s) {
   });
 }
 
-// The blits into n first (each thread its channel of every plane; the
-// block's barrier makes them visible to the head's other threads), then
 // time_mix_v7 of head h for the step's one token, then the head's tail:
 // its group_norm row (row_norm_warp_row's arithmetic, by warp 0 on the row as
 // stored), time_first_v7 (time_first_k's tree for block (h, 0)) and x = g * x.
@@ -90,12 +88,6 @@ __global__ void __launch_bounds__(N) time_mix_tail_k(float* state, int64_t C, co
   }
   const float rk = hf(tail.time_first.w[c]);
   pdl_enter();
-  if (tail.blits > 0) {
-#pragma unroll
-    for (int k = 0; k < kTimeMixBlits; ++k)
-      if (k < tail.blits) stt(tail.blit[k].c, tail.blit[k].c16, c, ldt(tail.blit[k].a, tail.blit[k].a16, c));
-    __syncthreads();
-  }
   const float kc = ld(n, c), vc = ld(n, C + c), rc = ld(r, c), g = ldt(mul.a, mul.a16, c);
   row[f] = time_mix_head<N>(state, C, 1, r, z, n, x, cur, neg_decay);  // y as stored
   __syncthreads();
@@ -154,45 +146,4 @@ bool time_mix_then(DevState state, Dev r, Dev z, Dev n, Dev x, const DevCursor* 
     case 128: launch_time_mix_tail<128>(state, r, z, n, x, cursors, decay, tail, s); return true;
     default: return false;
   }
-}
-
-// Row r of a group_norm or l2_norm (op.mul) by one warp, as the set's
-// one-warp row kernel computes it.
-template <class TX, class TO>
-__device__ __forceinline__ void row_norm_typed(const ChainOp& op, const TX* x, TO* out, int64_t r, int lane) {
-  if (op.mul) row_norm_warp_row<true>(x, out, nullptr, nullptr, r, op.len, 1, op.eps, lane);
-  else row_norm_warp_row<false>(x, out, op.w, op.wb, r, op.len, op.weight_rows, op.eps, lane);
-}
-__device__ __forceinline__ void row_norm_of(const ChainOp& op, int64_t r, int lane) {
-  if (op.a16 && op.c16) row_norm_typed(op, static_cast<const h16*>(op.a), static_cast<h16*>(op.c), r, lane);
-  else if (op.a16) row_norm_typed(op, static_cast<const h16*>(op.a), static_cast<float*>(op.c), r, lane);
-  else if (op.c16) row_norm_typed(op, static_cast<const float*>(op.a), static_cast<h16*>(op.c), r, lane);
-  else row_norm_typed(op, static_cast<const float*>(op.a), static_cast<float*>(op.c), r, lane);
-}
-
-// The row chain (kernels.h, RowChain) of block h: element c = h * row + f of
-// each element-wise op by thread f, its own kernel's expression
-// (chain_element); a row norm's row h by warp 0 between two barriers, which
-// make the block's global writes visible to the warp and the warp's to the
-// block. No block reads what another writes: each op's element c reads
-// element c, a row norm's row h the elements of block h.
-__global__ void __launch_bounds__(128) row_chain_k(const RowChain p) {
-  const int64_t h = blockIdx.x, c = h * p.row + threadIdx.x;
-  pdl_enter();
-#pragma unroll
-  for (int k = 0; k < kRowChainOps; ++k) {
-    if (k >= p.count) break;
-    const ChainOp& op = p.op[k];
-    if (op.kind == ChainKind::row_norm) {
-      __syncthreads();
-      if (threadIdx.x < 32) row_norm_of(op, h, int(threadIdx.x));
-      __syncthreads();
-    } else {
-      chain_element(op, c);
-    }
-  }
-}
-
-void row_chain(const RowChain& rc, cudaStream_t s) {
-  launch(row_chain_k, unsigned(rc.op[0].C / rc.row), unsigned(rc.row), 0, s, rc);
 }
