@@ -32,7 +32,14 @@ double kernel_time_us(const Profile& p, const Dispatch& d, bool* bandwidth_bound
   if (bandwidth_bound) *bandwidth_bound = tb >= tc;
   // A grid smaller than the kind's full grid leaves part of the device idle.
   const double fill = e.full_grid ? std::min(1.0, double(d.workgroups()) / e.full_grid->value) : 1.0;
-  return e.latency.value + std::max(tb, tc) / fill;
+  return kernel_latency_us(p, d) + std::max(tb, tc) / fill;
+}
+
+double kernel_latency_us(const Profile& p, const Dispatch& d) {
+  if (d.fixed_us >= 0) return 0;
+  double lat = p.efficiency_for(d.kind).latency.value;
+  for (const std::string& k : d.merged_kinds) lat = std::max(lat, p.efficiency_for(k).latency.value);
+  return lat;
 }
 
 SimDevice::SimDevice(std::vector<ApiSetup> apis, const Workload& workload, size_t steps, bool record)
@@ -71,7 +78,7 @@ SimDevice::SimDevice(std::vector<ApiSetup> apis, const Workload& workload, size_
       bool b = true;
       const Dispatch& d = workload.dispatches[i];
       t[i] = kernel_time_us(p, d, &b);
-      lat[i] = d.fixed_us >= 0 ? 0.0 : std::min(t[i], p.efficiency_for(d.kind).latency.value);
+      lat[i] = std::min(t[i], kernel_latency_us(p, d));
       bw[i] = b;
     }
     kernel_us_.push_back(std::move(t));

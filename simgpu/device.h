@@ -42,6 +42,8 @@ namespace rwkv::simgpu {
 // and FLOPs with its kind's efficiencies (or its fixed_us). *bandwidth_bound tells
 // which roof (the latency is charged with it).
 double kernel_time_us(const Profile& p, const Dispatch& d, bool* bandwidth_bound = nullptr);
+// Its fixed time: its kind's latency_us (a merged launch: the largest of its ops' kinds'; fixed_us: 0).
+double kernel_latency_us(const Profile& p, const Dispatch& d);
 
 // One API of the run: its profile, how the host waits on it, whether its
 // command buffers are replays of recorded ones.
