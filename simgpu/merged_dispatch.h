@@ -16,10 +16,12 @@
 //   kind     the first op's (the kernel that runs the group: the GEMV, the
 //            norm's blocks, the time mix's grid): its efficiencies, its full
 //            grid, its workgroups
-//   latency  the largest of its ops' kinds' latencies: the ops run one after
-//            another inside each block, so the group waits for its slowest
-//            stage (a layer_norm's row reduction, the time mix's recurrence),
-//            but pays no ramp-up and drain per op
+//   latency  its ops' kinds' latencies added (the stages follow one another
+//            in each block; calibrate's latencies already exclude an empty
+//            kernel's cost, the launch that merging saves), less the profile's
+//            merged_load_us for each op after the first (the dependent load of
+//            its input it no longer makes), at least the slowest op's
+//            (device.h kernel_latency_us)
 // Resources: the union of its ops' reads and writes, so under dag a group is
 // one node whose producers are those of its ops outside it.
 #include <vector>

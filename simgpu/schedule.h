@@ -40,7 +40,8 @@
 //                 element-wise epilogue, blit + layer_norm + token shifts, the
 //                 time mix and its tail) is one dispatch: one launch and gap,
 //                 its ops' bytes less what stays on chip, their FLOPs, the
-//                 first op's kind and the largest of its ops' latencies
+//                 first op's kind and its ops' latencies added, less the
+//                 profile's merged_load_us per op after the first
 //                 (simgpu/merged_dispatch.h); under dag one node. A workload
 //                 without merge groups (not a plan) runs unchanged
 #include <cstdint>

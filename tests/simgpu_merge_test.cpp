@@ -98,19 +98,25 @@ TEST(SimgpuMerge, AGroupsBytesAreItsOpsLessWhatStaysOnChip) {
   EXPECT_DOUBLE_EQ(ns->bytes_written, written - w_bytes) << "the blit's att_x, rewritten by ln1";
 }
 
-TEST(SimgpuMerge, AGroupsLatencyIsItsSlowestOps) {
+// The stages of a merged kernel follow one another: their latencies add, less merged_load_us for each op after
+// the first (its input comes from registers), never less than the slowest op's.
+TEST(SimgpuMerge, AGroupsLatencyIsItsOpsLessTheLoadsItSaves) {
   Profile p = find_profile("nvidia-h100-cuda");
-  p.efficiency.push_back({"blit", {0.5, "test"}, {1, "test"}});
-  p.efficiency.back().latency = {0.5, "test"};
-  p.efficiency.push_back({"layer_norm", {0.5, "test"}, {1, "test"}});
-  p.efficiency.back().latency = {4, "test"};
+  for (auto [kind, lat] : {std::pair{"blit", 0.5}, {"layer_norm", 4.0}, {"token_shift", 0.25}}) {
+    p.efficiency.push_back({kind, {0.5, "test"}, {1, "test"}});
+    p.efficiency.back().latency = {lat, "test"};
+  }
   const plan::Plan plan = plan::build_plan(plan::preset("0.1b"), 1);
   const Workload w = plan_workload(plan, {});
   const size_t bx = index_of(plan, "blocks.1.att.blit_x");
   const Dispatch& ns = *std::find_if(w.merged->dispatches.begin(), w.merged->dispatches.end(),
                                      [&](const Dispatch& d) { return d.op == bx; });
-  EXPECT_DOUBLE_EQ(kernel_latency_us(p, ns), std::max(4.0, p.efficiency_for("token_shift").latency.value));
-  EXPECT_DOUBLE_EQ(kernel_latency_us(p, w.dispatches[bx]), 0.5);
+  EXPECT_DOUBLE_EQ(kernel_latency_us(p, ns), 0.5 + 4 + 6 * 0.25) << "no merged_load_us: the sum";
+  p.merged_load_us = Sourced{0.125, "test"};
+  EXPECT_DOUBLE_EQ(kernel_latency_us(p, ns), 0.5 + 3.875 + 6 * 0.125);
+  p.merged_load_us = Sourced{1, "test"};
+  EXPECT_DOUBLE_EQ(kernel_latency_us(p, ns), 4) << "0.5 + 3 + 0: at least the slowest stage";
+  EXPECT_DOUBLE_EQ(kernel_latency_us(p, w.dispatches[bx]), 0.5) << "an op alone: its own";
 }
 
 // Fewer launches, less time: under every CUDA strategy the merged step is faster, most where launches dominate.
