@@ -51,7 +51,8 @@ BIN = os.path.join(sys.argv[6] if len(sys.argv) > 6 else os.path.join(ROOT, "bui
 FIGURES = [("0.1b", "fp16", "graph"), ("0.4b", "fp16", "graph"), ("2.9b", "fp16", "graph")]
 SCHEDULES = {"op": "cuda-op", "layer": "cuda-layer", "token": "cuda-token", "graph": "cuda-graph",
              "inflight=3": "cuda-inflight3", "token+pdl": "cuda-token-pdl", "graph+pdl": "cuda-graph-pdl",
-             "graph+pdl+dag": "cuda-graph-dag-pdl", "graph+pdl+dag+merge": "cuda-graph-dag-pdl-merge"}
+             "graph+pdl+dag": "cuda-graph-dag-pdl", "graph+pdl+dag+merge": "cuda-graph-dag-pdl-merge",
+             "token+merge": "cuda-token-merge", "graph+merge": "cuda-graph-merge", "graph+pdl+merge": "cuda-graph-pdl-merge"}
 CAL = json.load(open(calibrated_path))
 RUN = os.path.basename(measured_path).split("-")[0]
 HISTORY = RUN == "run2"  # the report's comparisons with what came before run 2's fit
@@ -426,7 +427,7 @@ if not LEGACY:
       f"refitted on these measurements with the merged launches priced at their slowest op's latency): decode 34 of 69 "
       f"within 10% (34 of the 66 held out here), prefill 33 of 72. The terms added, each physical and fitted to at most one "
       f"figure, with the counts after each (decode held out, prefill)." + (" The merged rows (graph+pdl+dag+merge): "
-      "{MERGE}." if FIT_MERGE else "") + "\n")
+      "{MERGE}." if FIT_MERGE else "") + "{AB}\n")
     w("| step | term | decode within 10% | prefill within 10% |")
     w("|---|---|---|---|")
     for i, (term, d, pf) in enumerate([
@@ -580,7 +581,32 @@ w(f"\nAll held out (no prefill figure is fitted): **{sum(x <= 0.10 for x in a)} 
      "factor applied: compute-bound); PDL prefill of Q4_K at 1.5b/2.9b, measured slower than without PDL (3117 vs "
      "3719 tok/s at 1.5b token), which the model, where PDL only removes time, cannot follow." if HISTORY else ".")
   + "\n")
+# The merge A/B benches of the same run (RUN-bench-merge-*.md: decode of every strategy with and without merge),
+# predicted with the profile above, every figure held out. Their prefill (32 tokens in one chunk of 32, a
+# single step) is not predicted here.
+AB = sorted(f for f in os.listdir(REPORTS) if re.fullmatch(re.escape(RUN) + r"-bench-merge-\d+\.md", f))
+ab_summary = []
+for f in AB:
+    ab = [c for c in bench_table(os.path.join(REPORTS, f))["cases"] if c["strategy"] in SCHEDULES]
+    w(f"## The merge A/B bench `reports/cuda/{f}` (decode, every figure held out; its prefill, 32 tokens in one step, is not predicted here)\n")
+    w("| model | weights | strategy | measured tok/s | simgpu tok/s | error | |")
+    w("|---|---|---|---|---|---|---|")
+    errs = []
+    for c in ab:
+        _, d = simulate(out_path, c["model"], c["weights"], c["strategy"])
+        e = d / c["decode_tok_s"] - 1
+        errs.append((c["strategy"].endswith("merge"), abs(e)))
+        w(f"| {c['model']} | {c['weights']} | {c['strategy']} | {c['decode_tok_s']:.1f} | {d:.1f} | {100 * e:+.1f}% | "
+          + ("**beyond 10%**" if abs(e) > 0.10 else "") + " |")
+    a = [x for _, x in errs]
+    am = [x for m, x in errs if m]
+    ab_summary.append(f"`{f}` {sum(x <= 0.10 for x in a)} of {len(a)} within 10% (merged rows {sum(x <= 0.10 for x in am)} "
+                      f"of {len(am)})")
+    w(f"\n**{sum(x <= 0.10 for x in a)} of {len(a)} within 10%** (the merged rows {sum(x <= 0.10 for x in am)} of "
+      f"{len(am)}), worst {100 * max(a):.1f}%, mean {100 * sum(a) / len(a):.1f}%.\n")
 text = "\n".join(md) + "\n"
+text = text.replace("{AB}", (" The merge A/B benches of the same run (decode, every strategy with and without merge, "
+                             "all held out; sections at the end): " + "; ".join(ab_summary) + ".") if ab_summary else "")
 a_dec = [abs(derr(r)) for r in held]
 a_pre = [abs(perr(r)) for r in rows]
 text = text.replace("{DECODE}", f"{sum(x <= 0.10 for x in a_dec)} of {len(held)}").replace(
