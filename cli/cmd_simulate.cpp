@@ -135,7 +135,7 @@ int run(const SimulateArgs& a) {
   const simgpu::SimResult r = simgpu::simulate(w, schedule, given, peer ? &*peer : nullptr, opt);
   print_result(r, a);
   if (!a.trace.empty()) {
-    simgpu::write_chrome_trace(r, w, a.trace, a.force);
+    simgpu::write_chrome_trace(r, simgpu::launched(w, schedule.merge), a.trace, a.force);
     fmt::print("  trace                 {} (Chrome trace events; open in Perfetto)\n", a.trace);
   }
   if (a.functional) {

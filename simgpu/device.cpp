@@ -32,7 +32,31 @@ double kernel_time_us(const Profile& p, const Dispatch& d, bool* bandwidth_bound
   if (bandwidth_bound) *bandwidth_bound = tb >= tc;
   // A grid smaller than the kind's full grid leaves part of the device idle.
   const double fill = e.full_grid ? std::min(1.0, double(d.workgroups()) / e.full_grid->value) : 1.0;
-  return e.latency.value + std::max(tb, tc) / fill;
+  return kernel_latency_us(p, d) + std::max(tb, tc) / fill;
+}
+
+double device_roof_us(const Profile& p, const Dispatch& d) {
+  if (d.fixed_us >= 0) return d.fixed_us;
+  const KernelEfficiency& e = p.efficiency_for(d.kind);
+  const double peak = e.peak_gflops ? e.peak_gflops->value : p.peak_gflops.value;
+  return std::max((d.bytes_read + d.bytes_written) / (p.bandwidth_gbps.value * 1e3), d.flops / (peak * 1e3));
+}
+
+double kernel_latency_us(const Profile& p, const Dispatch& d) {
+  if (d.fixed_us >= 0) return 0;
+  if (d.merged_kinds.empty()) return p.efficiency_for(d.kind).latency.value;
+  // A merged launch's stages follow one another in each block, so their latencies (each op's own
+  // chain of loads, arithmetic and stores, as calibrated: an empty kernel's cost taken out) add,
+  // less the dependent input load each later stage no longer makes (merged_load_us); never less
+  // than its slowest stage.
+  const double saved = p.merged_load_us ? p.merged_load_us->value : 0.0;
+  double sum = 0, slowest = 0;
+  for (size_t k = 0; k < d.merged_kinds.size(); ++k) {
+    const double l = p.efficiency_for(d.merged_kinds[k]).latency.value;
+    sum += k == 0 ? l : std::max(0.0, l - saved);
+    slowest = std::max(slowest, l);
+  }
+  return std::max(sum, slowest);
 }
 
 SimDevice::SimDevice(std::vector<ApiSetup> apis, const Workload& workload, size_t steps, bool record)
@@ -65,26 +89,39 @@ SimDevice::SimDevice(std::vector<ApiSetup> apis, const Workload& workload, size_
     c.dag_streams = std::max(1, a.dag_streams);
     cost_.push_back(c);
     // Price every dispatch on this API once.
-    std::vector<double> t(ops_), lat(ops_);
+    std::vector<double> t(ops_), lat(ops_), share(ops_, 1.0);
     std::vector<uint8_t> bw(ops_);
     for (size_t i = 0; i < ops_; ++i) {
       bool b = true;
       const Dispatch& d = workload.dispatches[i];
       t[i] = kernel_time_us(p, d, &b);
-      lat[i] = d.fixed_us >= 0 ? 0.0 : std::min(t[i], p.efficiency_for(d.kind).latency.value);
+      lat[i] = std::min(t[i], kernel_latency_us(p, d));
+      // The share of the device its roofline term takes (1: the whole device, the terms one at a time).
+      if (p.shared_roofline && t[i] > lat[i]) share[i] = std::min(1.0, device_roof_us(p, d) / (t[i] - lat[i]));
       bw[i] = b;
     }
     kernel_us_.push_back(std::move(t));
     latency_us_.push_back(std::move(lat));
+    roof_share_.push_back(std::move(share));
     bw_bound_.push_back(std::move(bw));
   }
   if (std::any_of(apis_.begin(), apis_.end(), [](const ApiSetup& a) { return a.dag; })) {
     producers_.resize(ops_);
     const std::vector<std::vector<plan::Dependency>> deps = step_dependencies(workload.resources);
-    for (size_t i = 0; i < ops_; ++i)
-      for (const plan::Dependency& d : deps[i])
-        if (std::find(producers_[i].begin(), producers_[i].end(), d.producer) == producers_[i].end())
-          producers_[i].push_back(d.producer);
+    auto add = [&](size_t i, uint32_t producer) {
+      if (std::find(producers_[i].begin(), producers_[i].end(), producer) == producers_[i].end())
+        producers_[i].push_back(producer);
+    };
+    int64_t last_mat = -1;
+    for (size_t i = 0; i < ops_; ++i) {
+      for (const plan::Dependency& d : deps[i]) add(i, d.producer);
+      // As the CUDA backend's dag graphs: the mat-path matmuls (GEMMs) run one after another, as they
+      // share its GEMM scratch and cuBLAS workspace.
+      if (workload.dispatches[i].kind.starts_with("matmul_mat")) {
+        if (last_mat >= 0) add(i, uint32_t(last_mat));
+        last_mat = int64_t(i);
+      }
+    }
   }
   read_epoch_.assign(workload.resources.names.size(), 0);
   write_epoch_.assign(workload.resources.names.size(), 0);
@@ -207,6 +244,7 @@ double SimDevice::schedule_dag(Cb& cb, const ApiCost& c, double t0) {
   const std::vector<double>& kt = kernel_us_[cb.api];
   const std::vector<double>& lat = latency_us_[cb.api];
   const std::vector<uint8_t>& bw = bw_bound_[cb.api];
+  const std::vector<double>& share = roof_share_[cb.api];
   std::vector<double> end(ops_, -1.0);  // this command buffer's dispatches (one step each)
   std::vector<int64_t> stream_last(size_t(c.dag_streams), -1);
   std::vector<double> stream_free(size_t(c.dag_streams), t0);
@@ -230,9 +268,12 @@ double SimDevice::schedule_dag(Cb& cb, const ApiCost& c, double t0) {
     const double gap = (c.pdl && follows ? c.pdl_gap : c.gap) + (e.barrier ? c.barrier : 0.0);
     const double start = from + gap;
     const double roof = kt[i] - lat[i];
-    const double roof_start = std::max(start + lat[i], roof_free);
-    end[i] = roof_start + roof;
-    roof_free = roof > 0 ? end[i] : roof_free;
+    // The device serves the roofline terms as one resource: each takes its share of it for its own
+    // duration (share 1: one at a time, as a queue), so it ends when both it and the device's
+    // earlier work are done.
+    const double roof_start = std::max(start + lat[i], share[i] >= 1.0 ? roof_free : start + lat[i]);
+    if (roof > 0) roof_free = std::max(roof_free, start + lat[i]) + roof * share[i];
+    end[i] = std::max(roof_start + roof, roof > 0 ? roof_free : 0.0);
     stream_free[size_t(s)] = end[i];
     stream_last[size_t(s)] = int64_t(i);
     on[i] = s;

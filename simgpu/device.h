@@ -42,6 +42,11 @@ namespace rwkv::simgpu {
 // and FLOPs with its kind's efficiencies (or its fixed_us). *bandwidth_bound tells
 // which roof (the latency is charged with it).
 double kernel_time_us(const Profile& p, const Dispatch& d, bool* bandwidth_bound = nullptr);
+// Its fixed time: its kind's latency_us (a merged launch: the largest of its ops' kinds'; fixed_us: 0).
+double kernel_latency_us(const Profile& p, const Dispatch& d);
+// Its roofline term on the whole device: bytes at the profile's bandwidth or FLOPs at its kind's peak,
+// efficiency 1 and a full grid (fixed_us as it is).
+double device_roof_us(const Profile& p, const Dispatch& d);
 
 // One API of the run: its profile, how the host waits on it, whether its
 // command buffers are replays of recorded ones.
@@ -175,6 +180,7 @@ class SimDevice {
   std::vector<std::vector<double>> kernel_us_;   // [api][dispatch]
   std::vector<std::vector<uint8_t>> bw_bound_;   // [api][dispatch]
   std::vector<std::vector<double>> latency_us_;  // [api][dispatch]: the kernel time's latency term
+  std::vector<std::vector<double>> roof_share_;  // [api][dispatch]: the device share of its roofline term (dag)
   std::vector<std::vector<uint32_t>> producers_;  // dag: per dispatch, the earlier ones of its step it depends on
   std::vector<Cb> cbs_;
   std::vector<double> event_time_;     // < 0: not yet signalled

@@ -212,6 +212,18 @@ std::vector<Dispatch> describe_dispatches(const plan::Plan& p, const WeightForma
   return out;
 }
 
+double input_buffer_bytes(const plan::Plan& p, size_t index, const std::string& buffer, DType act) {
+  const plan::Op& op = p.ops.at(index);
+  if (op.kernel == Kernel::time_first_v7 && buffer == "n") return 2.0 * plane_bytes(p, buffer, act);
+  return buffer_bytes(p, buffer, act);
+}
+
+double output_buffer_bytes(const plan::Plan& p, size_t index, const std::string& buffer, DType act) {
+  const plan::Op& op = p.ops.at(index);
+  if (op.kernel == Kernel::blit && op.params.out_plane >= 0) return plane_bytes(p, buffer, act);
+  return buffer_bytes(p, buffer, act);
+}
+
 double step_weight_bytes(const std::vector<Dispatch>& dispatches) {
   double total = 0;
   for (const Dispatch& d : dispatches) total += d.weight_bytes;

@@ -54,6 +54,10 @@ struct Dispatch {
   double weight_bytes = 0;   // the part of bytes_read that is weights (matrices and vectors)
   double flops = 0;
   double fixed_us = -1;      // >= 0: the kernel takes exactly this long (synthetic workloads)
+  // A merged launch (schedule "merge", merged_dispatch.h) runs plan ops [op, op + ops); its kind is its
+  // first op's, merged_kinds every op's kind (its latency is the largest of theirs).
+  uint32_t ops = 1;
+  std::vector<std::string> merged_kinds;
   int64_t workgroups() const { return grid[0] * grid[1] * grid[2]; }
 };
 
@@ -67,6 +71,12 @@ std::vector<Dispatch> describe_dispatches(const plan::Plan& plan, const WeightFo
 // matmul op, for workloads that are not a whole plan (a kernel benchmark).
 Dispatch matmul_dispatch(const std::string& name, int64_t K, int64_t M, int64_t T, WeightFormat f, DType act,
                          size_t out_bytes);
+
+// The bytes plan.ops[index] reads of its input buffer `buffer`, as describe_dispatch counts them
+// (a whole buffer, but the k and v planes of n for time_first_v7).
+double input_buffer_bytes(const plan::Plan& plan, size_t index, const std::string& buffer, DType act);
+// The bytes it writes of its output buffer `buffer` (one plane of n for a blit into a plane).
+double output_buffer_bytes(const plan::Plan& plan, size_t index, const std::string& buffer, DType act);
 
 // Weight bytes one step of `plan` reads (every dispatch's weight_bytes plus
 // the embedding rows the host gathers): the traffic a decode step cannot avoid.

@@ -74,6 +74,10 @@ FunctionalReport check_functional(const Rwkv7Weights& weights, forward::ForwardO
   const SimResult sim = simulate(w, schedule, given, peer, so);
   const SimDevice& dev = *sim.device;
   const size_t ops = plan.ops.size();
+  // The dispatches the device ran: the plan's ops, or under "merge" its merged launches (each runs
+  // plan ops [op, op + ops), in plan order, as one kernel).
+  const Workload& ran = launched(w, schedule.merge);
+  const size_t units = ran.dispatches.size();
 
   FunctionalReport r;
   r.schedule = schedule.name;
@@ -81,12 +85,16 @@ FunctionalReport check_functional(const Rwkv7Weights& weights, forward::ForwardO
   r.steps = steps;
   r.ops_per_step = ops;
   auto ref = [&](uint64_t inst) { return OpRef{int64_t(inst / ops), size_t(inst % ops), plan.ops[inst % ops].name}; };
+  // A dispatch instance (step * units + dispatch) as the instance of its first plan op.
+  auto first_op = [&](uint64_t unit) { return (unit / units) * ops + ran.dispatches[unit % units].op; };
 
-  // The cause: an op that started before an op it depends on had completed.
-  const std::vector<Violation> v = find_violations(w.resources, size_t(steps), dev.op_runs());
+  // The cause: an op that started before an op it depends on had completed (a merged launch: one
+  // that started before a launch it depends on).
+  const std::vector<Violation> v = find_violations(ran.resources, size_t(steps), dev.op_runs());
   r.not_ready_count = v.size();
   if (!v.empty())
-    r.first_not_ready = NotReady{ref(v[0].consumer), ref(v[0].producer), w.resources.names.at(v[0].resource),
+    r.first_not_ready = NotReady{ref(first_op(v[0].consumer)), ref(first_op(v[0].producer)),
+                                 ran.resources.names.at(v[0].resource),
                                  std::string(hazard_name(v[0].hazard)), v[0].consumer_start, v[0].producer_end};
 
   // Tokens: seeded, the same for the reference and the functional run.
@@ -98,7 +106,11 @@ FunctionalReport check_functional(const Rwkv7Weights& weights, forward::ForwardO
   check.prepare(tokens);
 
   // The effect: run the ops in the simulated order and compare each as it completes.
-  const std::vector<uint64_t>& order = dev.run_order();
+  std::vector<uint64_t> order;
+  for (uint64_t unit : dev.run_order()) {
+    const Dispatch& d = ran.dispatches[unit % units];
+    for (uint32_t k = 0; k < d.ops; ++k) order.push_back(first_op(unit) + k);
+  }
   if (order.size() != size_t(steps) * ops)
     throw std::logic_error(fmt::format("functional: the timeline ran {} op instances, expected {}", order.size(),
                                        size_t(steps) * ops));

@@ -87,6 +87,7 @@ Sourced& Profile::field(std::string_view n) {
     }
   }
   if (n == "pdl_gap_us" && pdl_gap_us) return *pdl_gap_us;
+  if (n == "merged_load_us" && merged_load_us) return *merged_load_us;
   throw std::invalid_argument(fmt::format("profile {}: no field '{}'", name, n));
 }
 
@@ -96,7 +97,7 @@ Profile load_profile(const std::string& path) {
   const nlohmann::json j = read_json_file(path);
   const JsonFields f(j, path);
   std::vector<const char*> known = {"name", "description", "device", "api", "role", "peer", "immediate_launch",
-                                    "efficiency", "pdl_gap_us"};
+                                    "efficiency", "pdl_gap_us", "merged_load_us", "shared_roofline"};
   for (const ScalarField& s : kScalars) known.push_back(s.name);
   for (auto it = j.begin(); it != j.end(); ++it)
     if (std::find_if(known.begin(), known.end(), [&](const char* k) { return it.key() == k; }) == known.end())
@@ -116,9 +117,18 @@ Profile load_profile(const std::string& path) {
   if (!il.raw("value").is_boolean()) il.fail("value", "expected true or false");
   p.immediate_launch = il.raw("value").get<bool>();
   p.immediate_launch_source = il.string("source");
+  if (f.has("shared_roofline")) {
+    const JsonFields sr = f.object("shared_roofline");
+    sr.only({"value", "source"});
+    if (!sr.raw("value").is_boolean()) sr.fail("value", "expected true or false");
+    p.shared_roofline = sr.raw("value").get<bool>();
+    p.shared_roofline_source = sr.string("source");
+  }
   for (const ScalarField& s : kScalars) p.*s.member = f.sourced(s.name);
   p.pdl_gap_us = f.optional_sourced("pdl_gap_us");
   if (p.pdl_gap_us && p.pdl_gap_us->value < 0) f.fail("pdl_gap_us", "must be >= 0");
+  p.merged_load_us = f.optional_sourced("merged_load_us");
+  if (p.merged_load_us && p.merged_load_us->value < 0) f.fail("merged_load_us", "must be >= 0");
   if (p.bandwidth_gbps.value <= 0) f.fail("bandwidth_gbps", "must be > 0");
   if (p.peak_gflops.value <= 0) f.fail("peak_gflops", "must be > 0");
   for (const JsonFields& e : f.objects("efficiency")) {

@@ -58,6 +58,12 @@ struct Profile {
   std::string file;  // where it was loaded from
   bool immediate_launch = false;  // CUDA streams: each dispatch reaches the GPU as it is launched
   std::string immediate_launch_source;
+  // Optional ("shared_roofline": {"value": true, "source": ...}): under a dag schedule concurrent
+  // kernels share the device's bandwidth and compute, each at most at its own efficiency (a
+  // kernel of efficiency e leaves 1 - e of the device to others), together at most the whole
+  // device; absent or false: their roofline terms run one at a time.
+  bool shared_roofline = false;
+  std::string shared_roofline_source;
 
   Sourced bandwidth_gbps, peak_gflops;
   Sourced encode_us, gap_us, barrier_us, cb_overhead_us;
@@ -70,6 +76,11 @@ struct Profile {
   // Optional: the gap of a dispatch launched by programmatic dependent launch while its
   // predecessor runs (stream or replay); absent: pdl schedules run as without it.
   std::optional<Sourced> pdl_gap_us;
+  // Optional: per op of a merged launch after its first (schedule "merge"), the part of that op's
+  // latency the merged kernel does not pay: the dependent load of its input from memory (it
+  // comes from registers or shared memory; its other operands are loaded when the kernel
+  // begins). Absent: 0, a merged kernel's latency is the sum of its ops'.
+  std::optional<Sourced> merged_load_us;
   std::vector<KernelEfficiency> efficiency;  // includes "default"
 
   // The efficiency entry for a kernel kind: exact, then the part before '.', then "default".

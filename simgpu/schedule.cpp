@@ -84,7 +84,7 @@ Schedule load_schedule(const std::string& path) {
   const nlohmann::json j = read_json_file(path);
   const JsonFields f(j, path);
   f.only({"name", "description", "source", "default_api", "assign", "api_switch", "split", "token_end", "wait",
-          "in_flight", "replay", "encode_ahead", "pdl", "dag", "dag_streams"});
+          "in_flight", "replay", "encode_ahead", "pdl", "dag", "dag_streams", "merge"});
   Schedule s;
   s.file = path;
   s.name = f.string("name");
@@ -131,6 +131,7 @@ Schedule load_schedule(const std::string& path) {
   s.pdl = f.boolean_or("pdl", false);
   s.dag = f.boolean_or("dag", false);
   s.dag_streams = f.integer_or("dag_streams", 8, 1);
+  s.merge = f.boolean_or("merge", false);
   return s;
 }
 

@@ -35,6 +35,15 @@
 //                 predecessor, on up to dag_streams streams (the CUDA backend's
 //                 cuda:graph,dag): their launch paths and latencies overlap,
 //                 their roofline terms share the device one after another
+//   merge         the CUDA backend's merged launches (cuda:...,merge): each
+//                 group of reference/plan/merge_groups.h (a matmul and its
+//                 element-wise epilogue, blit + layer_norm + token shifts, the
+//                 time mix and its tail) is one dispatch: one launch and gap,
+//                 its ops' bytes less what stays on chip, their FLOPs, the
+//                 first op's kind and its ops' latencies added, less the
+//                 profile's merged_load_us per op after the first
+//                 (simgpu/merged_dispatch.h); under dag one node. A workload
+//                 without merge groups (not a plan) runs unchanged
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -78,6 +87,7 @@ struct Schedule {
   bool pdl = false;
   bool dag = false;
   int64_t dag_streams = 8;
+  bool merge = false;
 
   // The API role ("portable", "native" or "profile") a dispatch runs on.
   const std::string& api_for(const Dispatch& d) const;

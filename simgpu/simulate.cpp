@@ -289,8 +289,10 @@ class Walker {
 
 }  // namespace
 
-SimResult simulate(const Workload& w, const Schedule& s, const Profile& given, const Profile* peer,
+SimResult simulate(const Workload& given_work, const Schedule& s, const Profile& given, const Profile* peer,
                    const SimOptions& options) {
+  // Under "merge" the device runs the plan's merged launches (a dispatch per group; they live as long as given_work).
+  const Workload& w = launched(given_work, s.merge);
   if (options.steps < 1) throw std::invalid_argument(fmt::format("simgpu: steps = {}, expected >= 1", options.steps));
   SimResult r;
   r.schedule = s.name;

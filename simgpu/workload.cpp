@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "reference/plan/merge_groups.h"
+#include "simgpu/merged_dispatch.h"
+
 namespace rwkv::simgpu {
 
 int64_t Workload::gpu_dispatches() const {
@@ -17,8 +20,20 @@ Workload plan_workload(const plan::Plan& plan, const WeightFormats& formats) {
   w.resources = op_resources(plan);
   w.tokens_per_step = plan.T;
   w.weight_bytes_per_step = step_weight_bytes(w.dispatches);
+  const std::vector<plan::MergeGroup> groups =
+      plan::merge_groups(plan, [&](const std::string& weight) { return matrix_format(weight, formats); });
+  auto m = std::make_shared<Workload>();
+  m->name = w.name + " merged";
+  for (const plan::MergeGroup& g : groups)
+    m->dispatches.push_back(merged_dispatch(plan, g, w.dispatches, formats.activations));
+  m->resources = merged_resources(w.resources, groups);
+  m->tokens_per_step = w.tokens_per_step;
+  m->weight_bytes_per_step = step_weight_bytes(m->dispatches);
+  w.merged = std::move(m);
   return w;
 }
+
+const Workload& launched(const Workload& w, bool merge) { return merge && w.merged ? *w.merged : w; }
 
 Workload synthetic_workload(int64_t K, double kernel_us) {
   Workload w;

@@ -6,6 +6,7 @@
 // ../shared/spec/validation-and-costs.md section 3.2; a kernel benchmark (the
 // Metal notes' 192 matmuls) is a list of matmul dispatches.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,16 @@ struct Workload {
   int64_t tokens_per_step = 1;       // T
   double weight_bytes_per_step = 0;  // weight traffic of one step (step_weight_bytes)
   int64_t gpu_dispatches() const;    // dispatches that are not host work
+  // A plan's step as the CUDA backend's `merge` option launches it: a dispatch per merge group
+  // (merged_dispatch.h); null for a workload that is not a plan.
+  std::shared_ptr<const Workload> merged;
 };
 
+// The workload a schedule launches: `w.merged` under "merge" (when there is one), else w.
+const Workload& launched(const Workload& w, bool merge);
+
+// The plan's dispatches, and its merged launches (reference/plan/merge_groups.h, with the
+// matrices' formats from `formats`) in `merged`.
 Workload plan_workload(const plan::Plan& plan, const WeightFormats& formats);
 
 // K kernels of `kernel_us` each, every one reading and writing one buffer
