@@ -55,7 +55,8 @@ struct Dispatch {
   double flops = 0;
   double fixed_us = -1;      // >= 0: the kernel takes exactly this long (synthetic workloads)
   // A merged launch (schedule "merge", merged_dispatch.h) runs plan ops [op, op + ops); its kind is its
-  // first op's, merged_kinds every op's kind (its latency is the largest of theirs).
+  // first op's, merged_kinds every op's kind (its latency is theirs added, less merged_load_us per later
+  // op: device.h kernel_latency_us).
   uint32_t ops = 1;
   std::vector<std::string> merged_kinds;
   int64_t workgroups() const { return grid[0] * grid[1] * grid[2]; }
