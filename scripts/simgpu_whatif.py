@@ -38,7 +38,7 @@ def efficiency(profile, kind):
     for e in profile["efficiency"]:
         if e["kind"] == kind:
             return e
-    raise SystemExit(f"the profile has no efficiency entry for {kind}")
+    raise SystemExit(f"{profile.get('name', 'the profile')}: no efficiency entry for kind {kind}")
 
 
 def no_host(p):
@@ -95,8 +95,23 @@ def main():
     oracle = os.path.join(sys.argv[4] if len(sys.argv) == 5 else "build", "cli", "rwkv-oracle")
     if os.path.exists(out_path):
         raise SystemExit(f"{out_path} exists: remove it first (nothing is overwritten)")
-    with open(profile_path) as f:
-        base = json.load(f)
+    if not os.access(oracle, os.X_OK):
+        raise SystemExit(f"{oracle}: no rwkv-oracle there (build it, or name the build directory)")
+    for path, what in ((profile_path, "profile"), (schedule, "schedule")):
+        if not os.path.isfile(path):
+            raise SystemExit(f"{path}: no such {what} file")
+    try:
+        with open(profile_path) as f:
+            base = json.load(f)
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"{profile_path}: not JSON ({e})")
+    # The fields the what-ifs change (a fitted CUDA profile has them all).
+    for field in ("host_token_us", "replay_gap_us", "efficiency"):
+        if field not in base:
+            raise SystemExit(f"{profile_path}: no field '{field}' (expected a fitted CUDA profile, e.g. "
+                             "reports/cuda/run16-profile-cuda-simfit.json)")
+    for kind in ("matmul_vec.fp16", "matmul_vec.q4_k"):
+        efficiency(base, kind)
     lines = [
         f"# Where a decode token's time goes, by simgpu ({os.path.basename(profile_path)})",
         "",
